@@ -1,0 +1,55 @@
+"""marathon: fair race-entry sales, one waiting line per course and pace group."""
+import logging
+from pathlib import Path
+
+from flask import Flask
+
+from marathon.config import config_for
+from marathon.core.errors import register_error_handlers
+from marathon.core.security import init_jwt
+from marathon.extensions import api, db, jwt, migrate, redis_store
+
+
+def create_app(test_config=None):
+    """Build the app for MARATHON_ENV, or with test_config laid over the testing settings."""
+    app = Flask(__name__, instance_relative_config=False)
+    env = (test_config or {}).get("ENV_NAME")
+    settings = config_for("testing" if test_config is not None and env is None else env).from_environment()
+    app.config.update(settings)
+    if test_config:
+        app.config.update(test_config)
+    app.instance_path = str(app.config.get("INSTANCE_PATH", app.instance_path))
+    register_extensions(app)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    register_commands(app)
+    logging.getLogger("rq.worker").setLevel(logging.WARNING)
+    return app
+
+
+def register_extensions(app):
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(Path(app.root_path).parent / "migrations"))
+    jwt.init_app(app)
+    init_jwt(app)
+    redis_store.init_app(app)
+    api.init_app(app)
+    api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"})
+
+
+def register_blueprints(app):
+    from marathon.blueprints import auth
+    from marathon.health import health
+
+    app.register_blueprint(health)
+    api.register_blueprint(auth.blp)
+
+
+def register_errorhandlers(app):
+    register_error_handlers(app)
+
+
+def register_commands(app):
+    from marathon.cli import register_commands as add_groups
+
+    add_groups(app)

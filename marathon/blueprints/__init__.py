@@ -1,0 +1,1 @@
+"""The blueprints: auth, ticketing and payment."""

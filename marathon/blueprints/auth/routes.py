@@ -1,0 +1,81 @@
+"""Auth endpoints: signup, login, refresh, logout, me."""
+from flask import request
+from flask.views import MethodView
+from flask_jwt_extended import decode_token, get_jwt, jwt_required
+from flask_smorest import Blueprint
+from jwt.exceptions import PyJWTError
+
+from marathon.blueprints.auth import schemas, services
+from marathon.core.errors import DomainError
+from marathon.core.net import client_ip
+from marathon.core.security import BEARER, current_user_id, issue_tokens, revoke
+
+blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="Accounts and tokens")
+
+
+@blp.route("/signup")
+class Signup(MethodView):
+    @blp.arguments(schemas.SignupSchema)
+    @blp.response(201, schemas.UserSchema)
+    @blp.alt_response(409, description="email_taken or identity_taken")
+    def post(self, body):
+        """Create a runner account (one per email, one per person)."""
+        return services.create_user(signup_ip=client_ip(), **body)
+
+
+@blp.route("/login")
+class Login(MethodView):
+    @blp.arguments(schemas.LoginSchema)
+    @blp.response(200, schemas.TokensSchema)
+    @blp.alt_response(401, description="wrong email or password")
+    def post(self, body):
+        """Exchange email and password for an access and a refresh token."""
+        user = services.authenticate(body["email"], body["password"])
+        return issue_tokens(user.id, user.role_list)
+
+
+@blp.route("/refresh")
+class Refresh(MethodView):
+    @jwt_required(refresh=True)
+    @blp.response(200, schemas.AccessTokenSchema)
+    @blp.doc(security=BEARER)
+    def post(self):
+        """A new access token for a valid refresh token."""
+        user = services.get_user(current_user_id())
+        if user is None:
+            raise DomainError("the account no longer exists", "token_invalid", status=401)
+        tokens = issue_tokens(user.id, user.role_list)
+        return {"access_token": tokens["access_token"], "expires_in": tokens["expires_in"]}
+
+
+@blp.route("/logout")
+class Logout(MethodView):
+    @jwt_required()
+    @blp.arguments(schemas.LogoutSchema, required=False)
+    @blp.response(204)
+    @blp.doc(security=BEARER)
+    def post(self, body):
+        """Revoke the access token and, when given, the refresh token."""
+        refresh_token = (body or {}).get("refresh_token")
+        if refresh_token:
+            try:
+                refresh_claims = decode_token(refresh_token, allow_expired=True)
+            except PyJWTError:
+                raise DomainError("refresh_token is not a valid token", "token_invalid", status=422) from None
+            if refresh_claims.get("sub") != get_jwt()["sub"] or refresh_claims.get("type") != "refresh":
+                raise DomainError("refresh_token is not this account's refresh token", "token_invalid", status=422)
+            revoke(refresh_claims)
+        revoke(get_jwt())
+
+
+@blp.route("/me")
+class Me(MethodView):
+    @jwt_required()
+    @blp.response(200, schemas.MeSchema)
+    @blp.doc(security=BEARER)
+    def get(self):
+        """The signed-in account."""
+        user = services.get_user(current_user_id())
+        if user is None:
+            raise DomainError("the account no longer exists", "token_invalid", status=401)
+        return user

@@ -1,0 +1,130 @@
+"""Account rules: one account per email and per person, Argon2 passwords, admins."""
+import hashlib
+import hmac
+import re
+import unicodedata
+from datetime import date
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from flask import current_app
+from sqlalchemy.exc import IntegrityError
+
+from marathon.blueprints.auth.models import User
+from marathon.core.errors import DomainError
+from marathon.extensions import db
+
+
+class AuthError(DomainError):
+    status = 401
+    reason = "invalid_credentials"
+
+
+def normalise_phone(phone):
+    """Digits only, with a Korean +82 prefix written as the leading 0 (+82 10-1234-5678 == 010-1234-5678)."""
+    digits = re.sub(r"\D", "", phone)
+    if digits.startswith("82") and phone.strip().startswith("+"):
+        digits = "0" + digits[2:]
+    return digits
+
+
+def normalise_name(name):
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", name)).casefold()
+
+
+def identity_hash(name, birth_date, phone):
+    """A keyed hash of the person (name + birth date + phone), so the raw triple is never an index."""
+    person = f"{normalise_name(name)}|{birth_date.isoformat()}|{normalise_phone(phone)}"
+    key = current_app.config["SECRET_KEY"].encode()
+    return hmac.new(key, person.encode(), hashlib.sha256).hexdigest()
+
+
+def password_hasher():
+    hasher = current_app.extensions.get("password_hasher")
+    if hasher is None:
+        hasher = PasswordHasher(
+            time_cost=current_app.config["ARGON2_TIME_COST"], memory_cost=current_app.config["ARGON2_MEMORY_COST"]
+        )
+        current_app.extensions["password_hasher"] = hasher
+    return hasher
+
+
+def create_user(email, password, name, birth_date, phone, roles="runner", signup_ip=None, password_hash=None):
+    """Create an account; raises DomainError 409 email_taken or identity_taken."""
+    email = email.strip().lower()
+    person = identity_hash(name, birth_date, phone)
+    if db.session.query(User.id).filter_by(email=email).first():
+        raise DomainError("an account with this email already exists", "email_taken")
+    if db.session.query(User.id).filter_by(identity_hash=person).first():
+        raise DomainError("this person already has an account (one account per person)", "identity_taken")
+    user = User(
+        email=email,
+        password_hash=password_hash or password_hasher().hash(password),
+        name=name.strip(),
+        birth_date=birth_date,
+        phone=normalise_phone(phone),
+        identity_hash=person,
+        roles=roles,
+        signup_ip=signup_ip,
+    )
+    db.session.add(user)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        # two signups raced past the checks above; the unique indexes decided
+        db.session.rollback()
+        taken = db.session.query(User.id).filter_by(email=email).first()
+        raise DomainError(
+            "an account with this email already exists" if taken else "this person already has an account",
+            "email_taken" if taken else "identity_taken",
+        ) from None
+    return user
+
+
+def authenticate(email, password):
+    """Return the user with this email and password; raises AuthError, the same for either mistake."""
+    user = db.session.query(User).filter_by(email=email.strip().lower()).first()
+    hasher = password_hasher()
+    if user is None:
+        # spend the same time as a real check, so the answer's timing does not reveal which emails exist
+        _verify(hasher, _dummy_hash(hasher), password)
+        raise AuthError("wrong email or password")
+    if not _verify(hasher, user.password_hash, password):
+        raise AuthError("wrong email or password")
+    return user
+
+
+def _verify(hasher, password_hash, password):
+    try:
+        return hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def _dummy_hash(hasher):
+    dummy = current_app.extensions.get("password_dummy_hash")
+    if dummy is None:
+        dummy = current_app.extensions["password_dummy_hash"] = hasher.hash("not-a-real-password")
+    return dummy
+
+
+def get_user(user_id):
+    """Return a user by id, or None."""
+    return db.session.get(User, int(user_id))
+
+
+def find_user_by_email(email):
+    return db.session.query(User).filter_by(email=email.strip().lower()).first()
+
+
+def make_admin(email, password):
+    """Create an admin account, or give an existing account the admin role and this password."""
+    user = find_user_by_email(email)
+    if user is None:
+        # an admin is a staff account, not a runner: its identity is its email
+        return create_user(email, password, f"admin {email}", date(1970, 1, 1), "0000000", roles="admin,runner")
+    if not user.has_role("admin"):
+        user.roles = ",".join(["admin", *user.role_list])
+    user.password_hash = password_hasher().hash(password)
+    db.session.commit()
+    return user

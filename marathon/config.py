@@ -1,0 +1,113 @@
+"""Settings, one class per environment; production refuses to start without its secrets."""
+import os
+from datetime import timedelta
+from pathlib import Path
+
+INSTANCE_DIR = Path(__file__).resolve().parent.parent / "instance"
+
+
+class ConfigError(RuntimeError):
+    """A required setting is missing or wrong."""
+
+
+def database_url(url):
+    """Give a Heroku-style or plain PostgreSQL URL the psycopg 3 driver, which cooperates with gevent."""
+    if url and url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://"):]
+    if url and url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+    return url
+
+
+def _flag(value):
+    return str(value).strip().lower() not in ("off", "0", "false", "no", "")
+
+
+class Config:
+    ENV_NAME = "development"
+    SECRET_KEY = "dev-secret-key-not-for-production"
+    JWT_SECRET_KEY = "dev-jwt-secret-key-not-for-production-use"
+    SQLALCHEMY_DATABASE_URI = f"sqlite:///{INSTANCE_DIR / 'marathon.db'}"
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    REDIS_URL = None
+    REDIS_MAX_CONNECTIONS = 64
+    REDIS_POOL_TIMEOUT = 5.0
+    PAYMENT_PROVIDER = "fake"
+    TOSS_SECRET_KEY = None
+    PROXY_HOPS = 0
+    RATE_LIMIT_BY_IP = True
+    MAX_CONTENT_LENGTH = 64 * 1024
+
+    JWT_ACCESS_TOKEN_EXPIRES = timedelta(minutes=15)
+    JWT_REFRESH_TOKEN_EXPIRES = timedelta(days=30)
+    JWT_TOKEN_LOCATION = ["headers"]
+
+    # Argon2id cost: the library's defaults (3 passes over 64 MiB) outside tests.
+    ARGON2_TIME_COST = 3
+    ARGON2_MEMORY_COST = 65536
+
+    API_TITLE = "marathon"
+    API_VERSION = "v1"
+    OPENAPI_VERSION = "3.0.3"
+    OPENAPI_URL_PREFIX = "/api"
+    OPENAPI_JSON_PATH = "openapi.json"
+    OPENAPI_SWAGGER_UI_PATH = "/docs"
+    OPENAPI_SWAGGER_UI_URL = "https://cdn.jsdelivr.net/npm/swagger-ui-dist/"
+
+    REQUIRED = ()
+
+    @classmethod
+    def from_environment(cls, environ=None):
+        """Return the settings as a dict, environment variables over class defaults; raises ConfigError."""
+        env = os.environ if environ is None else environ
+        missing = [name for name in cls.REQUIRED if not env.get(name)]
+        if missing:
+            raise ConfigError(f"{cls.ENV_NAME} refuses to start: set {', '.join(missing)} in the environment")
+        settings = {key: getattr(cls, key) for key in dir(cls) if key.isupper()}
+        for key in ("SECRET_KEY", "JWT_SECRET_KEY", "REDIS_URL", "PAYMENT_PROVIDER", "TOSS_SECRET_KEY"):
+            if env.get(key):
+                settings[key] = env[key]
+        if env.get("DATABASE_URL"):
+            settings["SQLALCHEMY_DATABASE_URI"] = database_url(env["DATABASE_URL"])
+        for key in ("PROXY_HOPS", "REDIS_MAX_CONNECTIONS"):
+            if env.get(key):
+                settings[key] = int(env[key])
+        if env.get("RATE_LIMIT_BY_IP"):
+            settings["RATE_LIMIT_BY_IP"] = _flag(env["RATE_LIMIT_BY_IP"])
+        if env.get("JWT_ACCESS_SECONDS"):
+            settings["JWT_ACCESS_TOKEN_EXPIRES"] = timedelta(seconds=int(env["JWT_ACCESS_SECONDS"]))
+        if env.get("JWT_REFRESH_SECONDS"):
+            settings["JWT_REFRESH_TOKEN_EXPIRES"] = timedelta(seconds=int(env["JWT_REFRESH_SECONDS"]))
+        if settings["PAYMENT_PROVIDER"] not in ("fake", "toss"):
+            raise ConfigError(f"PAYMENT_PROVIDER must be fake or toss, not {settings['PAYMENT_PROVIDER']!r}")
+        if settings["PAYMENT_PROVIDER"] == "toss" and not settings["TOSS_SECRET_KEY"]:
+            raise ConfigError("PAYMENT_PROVIDER=toss needs TOSS_SECRET_KEY")
+        return settings
+
+
+class DevelopmentConfig(Config):
+    pass
+
+
+class TestingConfig(Config):
+    ENV_NAME = "testing"
+    TESTING = True
+    ARGON2_TIME_COST = 1
+    ARGON2_MEMORY_COST = 1024
+
+
+class ProductionConfig(Config):
+    ENV_NAME = "production"
+    REQUIRED = ("SECRET_KEY", "JWT_SECRET_KEY", "DATABASE_URL", "REDIS_URL")
+
+
+CONFIGS = {"development": DevelopmentConfig, "testing": TestingConfig, "production": ProductionConfig}
+
+
+def config_for(env_name=None):
+    """Return the settings class for MARATHON_ENV (or the given name); raises ConfigError if unknown."""
+    name = env_name or os.environ.get("MARATHON_ENV", "development")
+    try:
+        return CONFIGS[name]
+    except KeyError:
+        raise ConfigError(f"MARATHON_ENV must be one of {', '.join(CONFIGS)}, not {name!r}") from None

@@ -1,0 +1,1 @@
+"""What every blueprint may use and that knows no blueprint: tokens, errors, Redis, clock."""

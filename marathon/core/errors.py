@@ -1,0 +1,116 @@
+"""One error shape for every failure: flask-smorest's JSON, plus a machine-readable reason."""
+import logging
+
+import redis
+import sqlalchemy.exc
+from flask import jsonify
+from werkzeug.exceptions import HTTPException
+from werkzeug.http import HTTP_STATUS_CODES
+
+log = logging.getLogger(__name__)
+
+UNAVAILABLE_RETRY_AFTER_S = 2
+
+
+class DomainError(Exception):
+    """A rule of the domain said no; views let it through and the handler answers with its status."""
+
+    status = 409
+    reason = None
+
+    def __init__(self, message, reason=None, status=None, headers=None, errors=None):
+        super().__init__(message)
+        self.message = message
+        self.reason = reason or self.reason
+        self.status = status or self.status
+        self.headers = headers or {}
+        self.errors = errors
+
+
+class NotFound(DomainError):
+    status = 404
+    reason = "not_found"
+
+
+def error_response(status, message=None, reason=None, errors=None, headers=None):
+    """Build the contract's error body and response."""
+    payload = {"code": status, "status": HTTP_STATUS_CODES.get(status, "Error")}
+    payload["message"] = message or payload["status"]
+    if reason:
+        payload["reason"] = reason
+    if errors:
+        payload["errors"] = errors
+    response = jsonify(payload)
+    response.status_code = status
+    for key, value in (headers or {}).items():
+        response.headers[key] = str(value)
+    return response
+
+
+def _http_exception(error):
+    data = getattr(error, "data", None) or {}
+    errors = data.get("errors") or data.get("messages")
+    headers = dict(data.get("headers") or {})
+    if error.code == 429 and "Retry-After" not in headers:
+        headers["Retry-After"] = getattr(error, "retry_after", None) or 1
+    if error.code == 503:
+        headers.setdefault("Retry-After", UNAVAILABLE_RETRY_AFTER_S)
+    message = data.get("message") or error.description
+    if error.code == 422 and errors and not data.get("message"):
+        message = _describe_validation(errors)
+    if error.code == 400 and errors and not data.get("message"):
+        message = _describe_validation(errors)
+    response = error_response(error.code, message, data.get("reason"), errors, headers)
+    for key, value in (error.get_headers() or []):
+        if key.lower() not in ("content-type", "content-length"):
+            response.headers.setdefault(key, value)
+    return response
+
+
+def _describe_validation(errors):
+    fields = []
+    for location, messages in errors.items():
+        if isinstance(messages, dict):
+            fields.extend(str(name) for name in messages)
+        else:
+            fields.append(str(location))
+    return "invalid input: " + ", ".join(fields) if fields else "invalid input"
+
+
+def _domain_error(error):
+    return error_response(error.status, error.message, error.reason, error.errors, error.headers)
+
+
+def _unavailable(error):
+    log.warning("dependency unavailable: %s", type(error).__name__)
+    return error_response(
+        503,
+        "the service is briefly unavailable; try again shortly",
+        "unavailable",
+        headers={"Retry-After": UNAVAILABLE_RETRY_AFTER_S},
+    )
+
+
+def _database_error(error):
+    if isinstance(error, (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError)) or getattr(
+        error, "connection_invalidated", False
+    ):
+        return _unavailable(error)
+    return _internal(error)
+
+
+def _internal(error):
+    log.exception("unhandled error", exc_info=error)
+    return error_response(500, "internal error", "internal_error")
+
+
+def register_error_handlers(app):
+    """Give every error, ours or the framework's, the contract's JSON shape."""
+    app.register_error_handler(HTTPException, _http_exception)
+    app.register_error_handler(DomainError, _domain_error)
+    app.register_error_handler(redis.exceptions.ConnectionError, _unavailable)
+    app.register_error_handler(redis.exceptions.TimeoutError, _unavailable)
+    app.register_error_handler(redis.exceptions.BusyLoadingError, _unavailable)
+    app.register_error_handler(sqlalchemy.exc.TimeoutError, _unavailable)
+    app.register_error_handler(sqlalchemy.exc.DBAPIError, _database_error)
+    app.register_error_handler(Exception, _internal)
