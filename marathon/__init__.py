@@ -39,6 +39,7 @@ def register_extensions(app):
 
 def register_blueprints(app):
     from marathon.blueprints import auth
+    from marathon.blueprints.ticketing import models as _ticketing_models  # noqa: F401
     from marathon.health import health
 
     app.register_blueprint(health)

@@ -1,0 +1,1 @@
+"""Races, waiting lines per bucket, holds and registrations."""
