@@ -1,0 +1,65 @@
+"""Every Redis key of a race, built here. One hash tag per race keeps a race's keys (and so each bucket's) in one slot,
+so a join's script, which reads the race's sale state and membership and writes a bucket's line, is single-slot."""
+
+
+class RaceKeys:
+    def __init__(self, race_id):
+        self.race_id = int(race_id)
+        self.tag = f"{{r{self.race_id}}}"
+
+    def _key(self, *parts):
+        return ":".join(("m", self.tag, *map(str, parts)))
+
+    @property
+    def sale(self):
+        """HASH: lobby_ms, opens_ms, closes_ms, manual, hold_s, idle_ms, pow, shuffled."""
+        return self._key("sale")
+
+    @property
+    def buckets(self):
+        """HASH: line name ('10K/5') -> bucket id."""
+        return self._key("buckets")
+
+    def bucket(self, bucket_id):
+        """HASH: capacity, held, confirmed, seq, admitted_total, rate, soldout, price."""
+        return self._key("b", bucket_id)
+
+    def line(self, bucket_id):
+        """ZSET: user id -> order (shuffled lobby entries below zero, later arrivals by arrival number)."""
+        return self._key("line", bucket_id)
+
+    def lobby(self, bucket_id):
+        """ZSET: user id -> arrival number, for joins before the opening (until the shuffle)."""
+        return self._key("lobby", bucket_id)
+
+    def pending(self, bucket_id):
+        """HASH: user id -> 'arrival|score' of a batch popped for admission and not yet committed."""
+        return self._key("pending", bucket_id)
+
+    def lock(self, bucket_id):
+        return self._key("lock", bucket_id)
+
+    @property
+    def who(self):
+        """HASH: user id -> the runner's place in the race ('L|bucket|arrival', 'H|...', 'R|...', 'X|...')."""
+        return self._key("who")
+
+    @property
+    def seen(self):
+        """HASH: user id -> last time (ms) the runner asked for its status."""
+        return self._key("seen")
+
+    @property
+    def next_ok(self):
+        """HASH: user id -> earliest time (ms) of the runner's next status request."""
+        return self._key("next")
+
+    @property
+    def joins(self):
+        """STREAM: the joins and leaves not yet journaled to the database."""
+        return self._key("joins")
+
+    @property
+    def active(self):
+        """The set of races with live lines, for the workers' rounds (not race-tagged: it spans races)."""
+        return "m:active-races"
