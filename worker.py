@@ -1,12 +1,12 @@
-"""The `worker` process: builds the app once, then runs an RQ worker on the project's queues."""
+"""The `worker` process: builds the app once, then runs an RQ worker (and the lines' pacemaker) on the queues."""
 import logging
 import os
-import signal
 import sys
 
 from rq import SimpleWorker
 
 from marathon import create_app
+from marathon.blueprints.ticketing.jobs import Pacemaker
 from marathon.core.jobs import QUEUES
 from marathon.extensions import redis_store
 
@@ -15,12 +15,14 @@ def main():
     logging.basicConfig(level=os.environ.get("WORKER_LOG_LEVEL", "WARNING"), stream=sys.stdout)
     app = create_app()
     with app.app_context():
-        connection = redis_store.client
+        pacemaker = Pacemaker(app)
+        pacemaker.start()
         # SimpleWorker runs jobs in this process, inside the app built once above (no fork per job)
-        worker = SimpleWorker(list(QUEUES), connection=connection)
-        worker.log.setLevel(logging.WARNING)
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-        worker.work(with_scheduler=False, logging_level="WARNING")
+        worker = SimpleWorker(list(QUEUES), connection=redis_store.client)
+        try:
+            worker.work(with_scheduler=False, logging_level=os.environ.get("WORKER_LOG_LEVEL", "WARNING"))
+        finally:
+            pacemaker.stop()
 
 
 if __name__ == "__main__":

@@ -38,12 +38,12 @@ def register_extensions(app):
 
 
 def register_blueprints(app):
-    from marathon.blueprints import auth
-    from marathon.blueprints.ticketing import models as _ticketing_models  # noqa: F401
+    from marathon.blueprints import auth, ticketing
     from marathon.health import health
 
     app.register_blueprint(health)
     api.register_blueprint(auth.blp)
+    api.register_blueprint(ticketing.blp)
 
 
 def register_errorhandlers(app):

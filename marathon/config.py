@@ -37,6 +37,8 @@ class Config:
     PROXY_HOPS = 0
     RATE_LIMIT_BY_IP = True
     MAX_CONTENT_LENGTH = 64 * 1024
+    # a waiting runner who has not asked for status for this long when their turn comes is skipped
+    LINE_IDLE_SECONDS = 30
 
     JWT_ACCESS_TOKEN_EXPIRES = timedelta(minutes=15)
     JWT_REFRESH_TOKEN_EXPIRES = timedelta(days=30)

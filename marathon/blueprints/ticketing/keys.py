@@ -7,6 +7,11 @@ class RaceKeys:
         self.race_id = int(race_id)
         self.tag = f"{{r{self.race_id}}}"
 
+    @property
+    def prefix(self):
+        """What every key of the race starts with; scripts build a bucket's keys from it."""
+        return f"m:{self.tag}:"
+
     def _key(self, *parts):
         return ":".join(("m", self.tag, *map(str, parts)))
 

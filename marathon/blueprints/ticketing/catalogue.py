@@ -1,0 +1,69 @@
+"""A per-process cache of each race's buckets, so the join and status paths resolve names without SQL."""
+import time
+from dataclasses import dataclass
+
+from flask import current_app
+from sqlalchemy import select
+
+from marathon.blueprints.ticketing.models import Race
+from marathon.core.errors import DomainError, NotFound
+from marathon.extensions import db
+
+TTL_S = 10
+
+
+@dataclass(frozen=True)
+class RaceEntry:
+    race_id: int
+    slug: str
+    buckets: dict  # (course code, pace group code) -> bucket id
+    pow_difficulty: int
+
+
+def _cache():
+    return current_app.extensions.setdefault("race_catalogue", {})
+
+
+def lookup(ref):
+    """The race's entry by id or slug; raises NotFound (race_not_found)."""
+    ref = str(ref)
+    cache = _cache()
+    hit = cache.get(ref)
+    if hit and hit[0] > time.monotonic():
+        return hit[1]
+    race = db.session.get(Race, int(ref)) if ref.isdigit() else None
+    if race is None:
+        race = db.session.execute(select(Race).filter_by(slug=ref)).scalar_one_or_none()
+    if race is None:
+        raise NotFound(f"no race {ref!r}", "race_not_found")
+    entry = RaceEntry(
+        race.id, race.slug,
+        {(course.code, bucket.code): bucket.id for course in race.courses for bucket in course.pace_groups},
+        race.pow_difficulty,
+    )
+    db.session.rollback()
+    cache[ref] = (time.monotonic() + TTL_S, entry)
+    return entry
+
+
+def bucket_id(entry, course, pace_group):
+    """The bucket of (course, pace group); raises DomainError 422 naming what is unknown."""
+    found = entry.buckets.get((course, pace_group))
+    if found is None:
+        courses = sorted({code for code, _ in entry.buckets})
+        if course not in courses:
+            raise DomainError(f"unknown course {course!r}; this race has {', '.join(courses)}", "unknown_bucket",
+                              status=422, errors={"json": {"course": [f"not a course of this race: {course}"]}})
+        groups = sorted(group for code, group in entry.buckets if code == course)
+        raise DomainError(f"unknown pace group {pace_group!r} for {course}; it has {', '.join(groups)}",
+                          "unknown_bucket", status=422,
+                          errors={"json": {"pace_group": [f"not a pace group of {course}: {pace_group}"]}})
+    return found
+
+
+def forget(ref=None):
+    """Drop cached entries (after a race's buckets change)."""
+    if ref is None:
+        _cache().clear()
+    else:
+        _cache().pop(str(ref), None)

@@ -1,0 +1,106 @@
+"""RQ jobs of the waiting lines, and the pacemaker that enqueues them a few times a second."""
+import logging
+import threading
+
+from marathon.blueprints.ticketing import admission, journal, line
+from marathon.blueprints.ticketing.keys import RaceKeys
+from marathon.core.clock import now
+from marathon.core.jobs import queue
+from marathon.extensions import db, redis_store
+
+log = logging.getLogger(__name__)
+TICK_S = 0.2
+IN_FLIGHT_MS = 5000
+JOB_OPTIONS = {"result_ttl": 0, "failure_ttl": 3600, "job_timeout": 120}
+
+
+def race_round(race_id):
+    """The race's housekeeping: the opening shuffle, expired holds, the join journal, mirrors and sell-outs."""
+    keys = RaceKeys(race_id)
+    try:
+        with admission.Lock(keys.lock("round")) as locked:
+            if not locked:
+                return
+            race = admission.race_of(race_id)
+            if race is None:
+                redis_store.client.srem(keys.active, race_id)
+                return
+            if not redis_store.client.exists(keys.sale):
+                # Redis lost the race (restarted without its data): rebuild it from the database
+                log.warning("race %s missing from Redis: reconciling from the database", race_id)
+                journal.reconcile(race)
+            state = race.sale_state(now())
+            if not race.shuffled_at and (state == "open" or now() >= race.sale_opens_at):
+                admission.shuffle_lobby(race)
+            admission.expire_holds(race_id)
+            journal.flush_joins(race_id)
+            buckets = admission.buckets_of(race_id)
+            with redis_store.client.pipeline() as pipe:
+                line.refresh_mirrors(race_id, buckets, pipe)
+                pipe.execute()
+            admission.sell_out_full_buckets(race_id, buckets)
+            if state == "closed" and not any(bucket.held for bucket in buckets):
+                redis_store.client.srem(keys.active, race_id)
+            db.session.rollback()
+    finally:
+        redis_store.client.delete(keys.lock("round-queued"))
+
+
+def admit(race_id, bucket_id):
+    """Admit the head of one bucket's line into its free places."""
+    keys = RaceKeys(race_id)
+    try:
+        race = admission.race_of(race_id)
+        if race is not None:
+            admission.admit_bucket(race, bucket_id)
+        db.session.rollback()
+    finally:
+        redis_store.client.delete(keys.lock(f"queued-{bucket_id}"))
+
+
+def tick():
+    """Enqueue the rounds that have work: one race round per race, one admission per bucket with free places."""
+    client = redis_store.client
+    enqueued = 0
+    for raw_race in client.smembers(RaceKeys(0).active):
+        race_id = int(raw_race)
+        keys = RaceKeys(race_id)
+        if client.set(keys.lock("round-queued"), 1, nx=True, px=IN_FLIGHT_MS):
+            queue("admissions").enqueue("marathon.blueprints.ticketing.jobs.race_round", race_id, **JOB_OPTIONS)
+            enqueued += 1
+        bucket_ids = [int(value) for value in client.hvals(keys.buckets)]
+        with client.pipeline(transaction=False) as pipe:
+            for bucket_id in bucket_ids:
+                pipe.hmget(keys.bucket(bucket_id), "capacity", "held", "confirmed")
+                pipe.zcard(keys.line(bucket_id))
+                pipe.hlen(keys.pending(bucket_id))
+            replies = pipe.execute()
+        for index, bucket_id in enumerate(bucket_ids):
+            counters, waiting, pending = replies[index * 3: index * 3 + 3]
+            free = int(counters[0] or 0) - int(counters[1] or 0) - int(counters[2] or 0)
+            if (pending or (waiting and free > 0)) and client.set(
+                keys.lock(f"queued-{bucket_id}"), 1, nx=True, px=IN_FLIGHT_MS
+            ):
+                queue("admissions").enqueue("marathon.blueprints.ticketing.jobs.admit", race_id, bucket_id,
+                                            **JOB_OPTIONS)
+                enqueued += 1
+    return enqueued
+
+
+class Pacemaker(threading.Thread):
+    """Ticks every TICK_S seconds in a worker process, so a freed place admits the next runner within a second."""
+
+    def __init__(self, app, interval=TICK_S):
+        super().__init__(name="pacemaker", daemon=True)
+        self.app, self.interval, self.stopped = app, interval, threading.Event()
+
+    def run(self):
+        with self.app.app_context():
+            while not self.stopped.wait(self.interval):
+                try:
+                    tick()
+                except Exception:  # a Redis blip must not end the pacemaker
+                    log.exception("pacemaker tick failed")
+
+    def stop(self):
+        self.stopped.set()

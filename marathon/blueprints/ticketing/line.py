@@ -1,0 +1,207 @@
+"""The waiting-line engine's web side: join, status and leave in one Redis round trip each, and the sale's mirrors."""
+from datetime import datetime, timezone
+
+from flask import current_app
+
+from marathon.blueprints.ticketing import line_scripts as lua
+from marathon.blueprints.ticketing.keys import RaceKeys
+from marathon.core.clock import now, to_ms
+from marathon.core.errors import DomainError
+from marathon.core.security import REVOKED_PREFIX
+from marathon.extensions import redis_store
+
+# a client may ask for its status this fraction of retry_after_s early before it gets 429
+EARLY_FRACTION = 0.8
+CODES = {
+    "sale_not_open": 403, "already_in_line": 409, "already_registered": 409, "sold_out": 409,
+    "token_revoked": 401, "too_soon": 429, "unknown_bucket": 503,
+}
+MESSAGES = {
+    "sale_not_open": "the sale of this race is not open",
+    "already_in_line": "you are already in a line of this race, or hold a place in it",
+    "already_registered": "you are already registered for this race",
+    "sold_out": "every place of this course and pace group is taken",
+    "token_revoked": "the token has been revoked",
+    "too_soon": "asked sooner than retry_after_s said",
+    "unknown_bucket": "the line is being restored; try again shortly",
+}
+ENDED = {"expired": "expired", "skipped": "expired", "sold_out": "sold_out", "left": "left", "cancelled": "left",
+         "voided": "left"}
+
+
+def _scripts():
+    scripts = current_app.extensions.get("line_scripts")
+    if scripts is None:
+        client = redis_store.client
+        scripts = {name: client.register_script(getattr(lua, name)) for name in (
+            "JOIN", "STATUS", "LEAVE", "POP", "FINISH", "TRANSITION", "CLOSE_LOBBY", "PLACE_LOBBY", "UNLOCK",
+            "SELL_OUT")}
+        current_app.extensions["line_scripts"] = scripts
+    return scripts
+
+
+def script(name):
+    return _scripts()[name]
+
+
+def _refuse(reason, detail=None, state=None):
+    headers = {}
+    message = MESSAGES.get(reason, reason)
+    if reason == "too_soon":
+        wait_s = max(1, -(-int(detail) // 1000))
+        headers["Retry-After"] = wait_s
+    if reason == "unknown_bucket":
+        headers["Retry-After"] = 2
+    if state:
+        message = f"{message} (it is {state})"
+    raise DomainError(message, "line_unavailable" if reason == "unknown_bucket" else reason,
+                      status=CODES.get(reason, 409), headers=headers)
+
+
+def _text(value):
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def join(race_id, bucket_id, user_id, jti, ip="", pow_ms=""):
+    """Put the runner at the back of the bucket's line (or in its lobby); raises DomainError with the reason."""
+    keys = RaceKeys(race_id)
+    result = script("JOIN")(
+        keys=[keys.sale, keys.who, keys.bucket(bucket_id), keys.line(bucket_id), keys.lobby(bucket_id), keys.seen,
+              keys.next_ok, keys.joins, REVOKED_PREFIX + jti],
+        args=[user_id, bucket_id, to_ms(now()), ip or "", pow_ms if pow_ms is not None else "", EARLY_FRACTION],
+    )
+    if _text(result[0]) == "err":
+        _refuse(_text(result[1]), state=_text(result[2]) if len(result) > 2 and result[1] == b"sale_not_open" else None)
+    _, arrival, ahead, retry, in_lobby, _state = result
+    return {"status": "waiting", "arrival": int(arrival), "position": int(ahead) + 1, "ahead": int(ahead),
+            "retry_after_s": int(retry), "lobby": bool(in_lobby)}
+
+
+def status(race_id, user_id, jti, enforce_interval=True):
+    """The runner's place in the race: waiting, admitted (with the hold), confirmed or ended; None if none."""
+    keys = RaceKeys(race_id)
+    result = script("STATUS")(
+        keys=[keys.who, keys.seen, keys.next_ok, REVOKED_PREFIX + jti, keys.sale],
+        args=[user_id, to_ms(now()), keys.prefix, EARLY_FRACTION, 1 if enforce_interval else 0],
+    )
+    kind = _text(result[0])
+    if kind == "none":
+        return None
+    if kind == "err":
+        _refuse(_text(result[1]), result[2] if len(result) > 2 else None)
+    view = {"line": _text(result[1]), "arrival": int(result[2]), "position": None, "ahead": None, "eta_s": None,
+            "hold": None}
+    if kind == "L":
+        ahead, retry, eta, in_lobby = (int(value) for value in result[3:7])
+        view.update(status="waiting", position=ahead + 1, ahead=ahead, retry_after_s=retry,
+                    eta_s=None if eta < 0 else eta, lobby=bool(in_lobby))
+    elif kind == "H":
+        hold_id, expires_ms, amount, retry = int(result[3]), int(result[4]), int(result[5]), int(result[6])
+        expired = expires_ms <= to_ms(now())
+        view.update(status="expired" if expired else "admitted", retry_after_s=retry, position=0, ahead=0,
+                    hold=None if expired else {"id": hold_id, "expires_at": _iso(expires_ms), "amount": amount})
+    elif kind == "R":
+        view.update(status="confirmed", registration_id=int(result[3]), retry_after_s=int(result[4]))
+    else:
+        reason = _text(result[3])
+        view.update(status=ENDED.get(reason, "left"), reason=reason, retry_after_s=int(result[4]))
+    return view
+
+
+def _iso(ms):
+    return datetime.fromtimestamp(ms / 1000, timezone.utc).isoformat()
+
+
+def leave(race_id, user_id):
+    """Take the runner out of the line; returns the kind of place they had ('left', 'H', 'R', 'X', 'none')."""
+    keys = RaceKeys(race_id)
+    bucket = None
+    current = redis_store.client.hget(keys.who, user_id)
+    if current:
+        bucket = _text(current).split("|")[1]
+    line_key = keys.line(bucket) if bucket else keys.line(0)
+    lobby_key = keys.lobby(bucket) if bucket else keys.lobby(0)
+    result = script("LEAVE")(keys=[keys.who, line_key, lobby_key, keys.joins], args=[user_id, to_ms(now())])
+    return _text(result[0]), _text(result[1]) if len(result) > 1 else None
+
+
+def transition(race_id, user_id, allowed, new_kind, tail="", hold_id="", fallback=""):
+    """Change a runner's place in Redis only if it is of an allowed kind (and of this hold)."""
+    keys = RaceKeys(race_id)
+    return script("TRANSITION")(keys=[keys.who], args=[user_id, allowed, new_kind, tail, hold_id, fallback])
+
+
+def mark_registered(race_id, user_id, bucket_id, registration_id):
+    """A paid hold: the runner is registered."""
+    transition(race_id, user_id, "HLX", "R", str(registration_id), fallback=f"R|{bucket_id}|0|{registration_id}")
+
+
+def mark_place_freed(race_id, user_id, bucket_id, reason):
+    """A cancelled or voided registration: the runner has no place, and the bucket is no longer sold out."""
+    keys = RaceKeys(race_id)
+    transition(race_id, user_id, "RH", "X", reason)
+    redis_store.client.hset(keys.bucket(bucket_id), "soldout", "0")
+
+
+def publish_race(race):
+    """Mirror the race's sale settings and buckets into Redis (after creation and every change of state)."""
+    keys = RaceKeys(race.id)
+    client = redis_store.client
+    sale = {
+        "lobby_ms": to_ms(race.lobby_opens_at), "opens_ms": to_ms(race.sale_opens_at),
+        "closes_ms": to_ms(race.sale_closes_at), "manual": race.manual_state or "", "hold_s": race.hold_seconds,
+        "pow": race.pow_difficulty,
+    }
+    with client.pipeline() as pipe:
+        pipe.hset(keys.sale, mapping=sale)
+        if race.shuffled_at:
+            pipe.hset(keys.sale, "shuffled", "1")
+        else:
+            pipe.hsetnx(keys.sale, "shuffled", "0")
+        for course in race.courses:
+            for bucket in course.pace_groups:
+                name = f"{course.code}/{bucket.code}"
+                pipe.hset(keys.buckets, name, bucket.id)
+                pipe.hset(keys.bucket(bucket.id), mapping=_mirror(bucket, course))
+                pipe.hsetnx(keys.bucket(bucket.id), "seq", 0)
+                pipe.hsetnx(keys.bucket(bucket.id), "rate", 0)
+        if race.sale_state(now()) != "closed":
+            pipe.sadd(keys.active, race.id)
+        pipe.execute()
+
+
+def _mirror(bucket, course):
+    mirror = {"capacity": bucket.capacity, "held": bucket.held, "confirmed": bucket.confirmed,
+              "admitted_total": bucket.admitted_total, "name": f"{course.code}/{bucket.code}", "price": course.price}
+    if bucket.capacity - bucket.held - bucket.confirmed > 0 or bucket.held > 0:
+        mirror["soldout"] = "0"
+    return mirror
+
+
+def refresh_mirrors(race_id, buckets, pipe):
+    """Copy the database's counters of these buckets into their Redis mirrors (in the caller's pipeline)."""
+    keys = RaceKeys(race_id)
+    for bucket in buckets:
+        mapping = {"capacity": bucket.capacity, "held": bucket.held, "confirmed": bucket.confirmed,
+                   "admitted_total": bucket.admitted_total}
+        pipe.hset(keys.bucket(bucket.id), mapping=mapping)
+
+
+def bucket_figures(race):
+    """Per bucket id: capacity, held, confirmed, admitted_total, waiting (from Redis, one pipeline)."""
+    keys = RaceKeys(race.id)
+    bucket_ids = [bucket.id for course in race.courses for bucket in course.pace_groups]
+    with redis_store.client.pipeline(transaction=False) as pipe:
+        for bucket_id in bucket_ids:
+            pipe.hmget(keys.bucket(bucket_id), "capacity", "held", "confirmed", "admitted_total")
+            pipe.zcard(keys.line(bucket_id))
+            pipe.zcard(keys.lobby(bucket_id))
+            pipe.hlen(keys.pending(bucket_id))
+        replies = pipe.execute()
+    figures = {}
+    for index, bucket_id in enumerate(bucket_ids):
+        counters, line_size, lobby_size, pending = replies[index * 4: index * 4 + 4]
+        capacity, held, confirmed, admitted = (int(value or 0) for value in counters)
+        figures[bucket_id] = {"capacity": capacity, "held": held, "confirmed": confirmed,
+                              "admitted_total": admitted, "waiting": line_size + lobby_size + pending}
+    return figures

@@ -1,0 +1,39 @@
+"""Bodies of the waiting-line endpoints."""
+import marshmallow as ma
+from marshmallow import validate
+
+
+class JoinSchema(ma.Schema):
+    course = ma.fields.String(required=True, validate=validate.Length(min=1, max=10))
+    pace_group = ma.fields.String(required=True, validate=validate.Length(min=1, max=20))
+    pow = ma.fields.String(validate=validate.Length(max=4096), metadata={"description": "ALTCHA payload, base64"})
+
+
+class HoldSchema(ma.Schema):
+    id = ma.fields.Integer()
+    expires_at = ma.fields.String()
+    amount = ma.fields.Integer()
+
+
+class JoinedSchema(ma.Schema):
+    status = ma.fields.String()
+    line = ma.fields.String()
+    arrival = ma.fields.Integer()
+    position = ma.fields.Integer()
+    ahead = ma.fields.Integer()
+    retry_after_s = ma.fields.Integer()
+    lobby = ma.fields.Boolean()
+
+
+class QueueStatusSchema(ma.Schema):
+    status = ma.fields.String(metadata={"description": "waiting, admitted, confirmed, expired, sold_out or left"})
+    line = ma.fields.String()
+    arrival = ma.fields.Integer()
+    position = ma.fields.Integer(allow_none=True)
+    ahead = ma.fields.Integer(allow_none=True)
+    eta_s = ma.fields.Integer(allow_none=True)
+    retry_after_s = ma.fields.Integer()
+    hold = ma.fields.Nested(HoldSchema, allow_none=True)
+    lobby = ma.fields.Boolean()
+    reason = ma.fields.String()
+    registration_id = ma.fields.Integer()
