@@ -1,6 +1,8 @@
 """Admission: the workers pop the heads of the lines in batches and turn them into holds in the database."""
 import hashlib
+import os
 import secrets
+import time
 from datetime import timedelta
 
 from flask import current_app
@@ -13,7 +15,7 @@ from marathon.core.clock import now, to_ms
 from marathon.extensions import db, redis_store
 
 BATCH_MAX = 1000
-LOCK_MS = 15000
+LOCK_MS = 5000
 
 
 def _text(value):
@@ -110,6 +112,13 @@ def admit_bucket(race, bucket_id):
         return admitted
 
 
+def _failpoint(name):
+    """Fault injection for the crash tests: MARATHON_FAILPOINT=name:seconds pauses here so a test can kill us."""
+    spec = os.environ.get("MARATHON_FAILPOINT", "")
+    if spec.startswith(name + ":"):
+        time.sleep(float(spec.split(":", 1)[1]))
+
+
 def _idle_seconds():
     return current_app.config.get("LINE_IDLE_SECONDS", 30)
 
@@ -121,6 +130,7 @@ def _finish_pending(race, bucket_id):
     if not pending:
         return 0
     arrivals = {user: int(value.split("|")[0]) for user, value in pending.items()}
+    _failpoint("after_pop")
     moment = now()
     bucket = db.session.execute(
         select(PaceGroup).filter_by(id=bucket_id).with_for_update().execution_options(populate_existing=True)
@@ -158,6 +168,7 @@ def _finish_pending(race, bucket_id):
             .values(status="admitted")
         )
     db.session.commit()
+    _failpoint("after_commit")
     places = {}
     for hold_id, user in created:
         places[user] = f"H|{bucket_id}|{arrivals[user]}|{hold_id}|{to_ms(expires_at)}|{course.price}"

@@ -48,6 +48,7 @@ if redis.call('EXISTS', KEYS[9]) == 1 then return {'err', 'token_revoked'} end
 local user, bid, now = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local sale = redis.call('HMGET', KEYS[1], 'lobby_ms', 'opens_ms', 'closes_ms', 'manual', 'shuffled')
 local state = sale_state(sale, now)
+if state == 'unknown' then return {'err', 'unknown_bucket'} end
 if state ~= 'lobby' and state ~= 'open' then return {'err', 'sale_not_open', state} end
 local current = redis.call('HGET', KEYS[2], user)
 if current then
@@ -86,7 +87,11 @@ STATUS = PRELUDE + r"""
 if redis.call('EXISTS', KEYS[4]) == 1 then return {'err', 'token_revoked'} end
 local user, now, prefix = ARGV[1], tonumber(ARGV[2]), ARGV[3]
 local current = redis.call('HGET', KEYS[1], user)
-if not current then return {'none'} end
+if not current then
+  -- a Redis that lost the race answers 'come back shortly' (503), not 'you are not in line'
+  if redis.call('EXISTS', KEYS[5]) == 0 then return {'err', 'unknown_bucket'} end
+  return {'none'}
+end
 local earliest = tonumber(redis.call('HGET', KEYS[3], user))
 if ARGV[5] == '1' and earliest and now < earliest then return {'err', 'too_soon', earliest - now} end
 redis.call('HSET', KEYS[2], user, now)
