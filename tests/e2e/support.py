@@ -74,3 +74,27 @@ def sign_up(page, base, email, name="김러너", phone="010-2345-6789"):
     form.locator("[name=email]").fill(email)
     form.locator("[name=password]").fill(PASSWORD)
     form.locator("button[type=submit]").click()
+
+
+def hold_place(stack, race, token, course="10K", pace_group="5"):
+    """A runner joins through the API and waits until admitted; returns the hold."""
+    status, body = stack.api("POST", f"/api/v1/races/{race}/queue", {"course": course, "pace_group": pace_group}, token)
+    assert status == 202, body
+    return stack.wait_for_status(race, token, "admitted")["hold"]
+
+
+def buy_place(stack, race, token, course="10K", pace_group="5"):
+    """A runner joins, is admitted and pays through the API (fake provider); returns the registration."""
+    hold = hold_place(stack, race, token, course, pace_group)
+    status, order = stack.api("POST", "/api/v1/payments", {"hold_id": hold["id"]}, token)
+    assert status == 201, order
+    status, paid = stack.api("POST", f"/api/v1/payments/{order['order_id']}/confirm",
+                             {"payment_key": "fake_api_runner", "amount": order["amount"]}, token)
+    assert status == 200, paid
+    return paid["registration"]
+
+
+def choose(page, course, pace_group):
+    """On the race detail: tap the course, then the pace group."""
+    page.click(f'#course-list [data-course="{course}"]')
+    page.click(f'#pace-list [data-pace-group="{pace_group}"]')

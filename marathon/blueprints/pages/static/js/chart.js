@@ -7,9 +7,11 @@ function node(tag, attributes) {
   return element;
 }
 
-/** Draws `samples` ([{t, value}]) over the last `windowS` seconds into the <svg> `svg` (viewBox 600×160). */
+/** Draws `samples` ([{t, value}]) over the last `windowS` seconds into the <svg> `svg`, at its drawn size. */
 export function drawChart(svg, samples, windowS = 120) {
-  const width = 600, height = 160, pad = 22;
+  // drawn in the svg's own pixels, so that text keeps its shape on any screen
+  const width = Math.max(200, Math.round(svg.clientWidth || 600)), height = 160, pad = 26;
+  svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
   const now = samples.length ? samples[samples.length - 1].t : 0;
   const top = Math.max(1, ...samples.map((s) => s.value));
   const scale = niceCeiling(top);
@@ -33,6 +35,7 @@ export function drawChart(svg, samples, windowS = 120) {
     parts.push(node("circle", { cx, cy, r: 4, class: "dot" }));
   }
   svg.replaceChildren(...parts);
+  svg.dataset.peak = String(Math.max(0, ...samples.map((s) => s.value)));
 }
 
 function niceCeiling(value) {

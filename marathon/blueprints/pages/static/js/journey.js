@@ -140,7 +140,7 @@ export function createJourney(api, { backToRaces }) {
       $("#line-box").hidden = true;
       $("#leave").hidden = true;
       $("#back-to-races").hidden = false;
-      showAlert(t(ENDED[answer.status] || "status_left"), "info");
+      showAlert(t(ENDED[answer.status] || "status_left"), "info", answer.status);
     }
   }
 
@@ -224,8 +224,10 @@ export function createJourney(api, { backToRaces }) {
     const raceName = typeof registration.race === "object" ? registration.race?.name : registration.race;
     $("#ticket-race").textContent = raceName || race?.name || "";
     $("#ticket-bib").textContent = registration.bib;
-    $("#ticket-course").textContent = registration.course;
-    $("#ticket-pace").textContent = registration.pace_group;
+    const course = race?.courses?.find((c) => c.code === registration.course);
+    const group = course?.pace_groups.find((g) => g.code === registration.pace_group);
+    $("#ticket-course").textContent = course?.name || registration.course;
+    $("#ticket-pace").textContent = group?.label || registration.pace_group;
     $("#ticket-corral").textContent = registration.corral;
     $("#ticket-status").textContent = registration.status ? t(`reg_${registration.status}`) : "";
     const live = !registration.status || registration.status === "confirmed";

@@ -73,9 +73,12 @@ async function showRaces() {
   const list = $("#race-list");
   list.replaceChildren(...races.map((race) => el("li", {},
     el("button", { type: "button", class: "choice", dataset: { race: race.slug },
-                   "aria-pressed": String(choice.race?.id === race.id), onclick: () => selectRace(race.slug) },
+                   "aria-pressed": String(choice.race?.id === race.id), onclick: () => { clearAlert(); selectRace(race.slug); } },
       el("strong", {}, race.name), el("span", { class: "meta" }, `${day(race.date)} · ${t(`state_${race.sale_state}`)}`)))));
   if (!races.length) list.append(el("li", { class: "note" }, t("no_races")));
+  // with one race there is nothing to choose: its detail follows
+  list.hidden = races.length === 1;
+  $("#races-heading").hidden = races.length === 1;
   const again = choice.race && races.find((race) => race.id === choice.race.id);
   if (again || races.length === 1) await selectRace((again || races[0]).slug);
 }
@@ -95,7 +98,6 @@ async function loadEntries() {
 }
 
 async function selectRace(slug) {
-  clearAlert();
   let race;
   try { race = await api.get(`/api/v1/races/${encodeURIComponent(slug)}`); } catch (error) { showAlert(error); return; }
   const changed = choice.race?.id !== race.id;
@@ -142,7 +144,7 @@ function renderPaces() {
   const course = choice.race.courses.find((c) => c.code === choice.course);
   $("#pace-heading").hidden = !course;
   $("#pace-list").replaceChildren(...(course ? course.pace_groups : []).map((group) => {
-    const soldOut = group.remaining === 0;
+    const soldOut = group.remaining <= 0;
     return el("li", {}, el("button", {
       type: "button", class: "pace", dataset: { paceGroup: group.code }, "aria-pressed": String(choice.group === group.code),
       onclick: () => { choice.group = group.code; renderPaces(); },
@@ -150,7 +152,8 @@ function renderPaces() {
       el("span", { class: "pace-head" },
         el("strong", {}, group.label),
         el("span", { class: "badge", dataset: { state: soldOut ? "closed" : "open" } },
-          soldOut ? t("sold_out") : t("remaining", { n: group.remaining }))),
+          // none left may still come back (a hold that runs out): the line stays open to join
+          soldOut ? t("none_left") : t("remaining", { n: group.remaining }))),
       el("span", { class: "finish" }, t("finish", { range: finishRange(course.distance_km, group.min_pace_s, group.max_pace_s) })),
       el("span", { class: "meta" },
         `${pace(group.min_pace_s)}–${pace(group.max_pace_s)}${t("per_km")} · ${t("corral")} ${group.corral} · `

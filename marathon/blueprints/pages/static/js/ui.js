@@ -24,13 +24,14 @@ export function showView(name) {
 }
 
 /** Shows an error (the API's own message) or a note on the alert line. */
-export function showAlert(what, kind = "error") {
+export function showAlert(what, kind = "error", reason = undefined) {
   const box = $("#alert");
   let text = what instanceof Error ? what.message : String(what);
   if (what instanceof ApiError && what.status === 429 && what.retryAfter) text += ` ${t("retry_in", { s: what.retryAfter })}`;
   box.textContent = text;
   box.dataset.kind = kind;
-  if (what instanceof ApiError && what.reason) box.dataset.reason = what.reason;
+  const why = reason ?? (what instanceof ApiError ? what.reason : undefined);
+  if (why) box.dataset.reason = why;
   else delete box.dataset.reason;
   box.hidden = false;
 }
