@@ -42,6 +42,9 @@ def stack(app, settings, tmp_path):
         wait_until(lambda: http("GET", f"{base}/readyz")[0] == 200, what="the web process")
         yield Stack(base, app)
     finally:
+        for process in processes:  # both stop at once: each takes a couple of seconds to finish gracefully
+            if process.poll() is None:
+                process.terminate()
         for process in processes:
             stop(process)
     for log in logs:
