@@ -114,3 +114,24 @@ def test_transfer_from_the_bib(app, stack, race, phone, shots):
     expect(phone.locator("#ticket")).to_have_attribute("data-status", "transferred")
     expect(phone.locator("#ticket-bib")).to_have_text(bib)
     shots(phone, "transferred")
+
+
+@pytest.fixture
+def pow_race(app):
+    """An open race that asks for proof of work before a join."""
+    from marathon.core.clock import SystemClock
+    from tests.factories import make_race
+
+    with app.app_context():
+        made = make_race(SystemClock(), slug="daegu-pow", opens_in_s=-60, pow_difficulty=20_000,
+                         buckets=(("5K", "7", 5),))
+        return {"id": made.id, "slug": made.slug}
+
+
+def test_proof_of_work_is_solved_in_the_browser_before_the_join(app, stack, pow_race, phone, shots):
+    require(app, "GET /api/v1/races", "GET /api/v1/races/1", "GET /api/v1/races/1/pow")
+    sign_up(phone, stack.base, "pow@example.com", name="윤가람")
+    choose(phone, "5K", "7")
+    phone.click("#join")
+    expect(phone.locator("#view-hold")).to_be_visible(timeout=30_000)
+    expect(phone.locator("#alert")).to_be_hidden()

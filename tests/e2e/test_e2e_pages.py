@@ -87,3 +87,36 @@ def test_the_page_solves_an_altcha_challenge_that_the_altcha_package_accepts(sta
     assert set(decoded) >= {"algorithm", "challenge", "number", "salt", "signature"}
     verified, error = verify_solution(payload, key, check_expires=True)
     assert verified, error
+
+
+def test_an_expired_access_token_is_refreshed_and_a_dead_session_signs_out(stack, phone):
+    sign_up(phone, stack.base, "refresh@example.com", name="한새봄")
+    expect(phone.locator("#who")).to_have_text("한새봄")
+
+    def tokens():
+        return phone.evaluate("JSON.parse(sessionStorage.getItem('marathon.runner'))")
+
+    def store(changes):
+        phone.evaluate("""(changes) => {
+            const tokens = JSON.parse(sessionStorage.getItem('marathon.runner'));
+            sessionStorage.setItem('marathon.runner', JSON.stringify({ ...tokens, ...changes }));
+        }""", changes)
+
+    # the server refuses the access token (401): the page refreshes it once and carries on
+    store({"access_token": "not-a-token", "expires_at": 4102444800000})
+    phone.reload()
+    expect(phone.locator("#who")).to_have_text("한새봄")
+    assert tokens()["access_token"] != "not-a-token"
+
+    # the access token is about to run out: the page refreshes it before asking
+    before = tokens()["access_token"]
+    store({"expires_at": 1})
+    phone.reload()
+    expect(phone.locator("#who")).to_have_text("한새봄")
+    assert tokens()["access_token"] != before
+
+    # neither token is any good: back to the sign-in form
+    store({"access_token": "not-a-token", "refresh_token": "not-either", "expires_at": 4102444800000})
+    phone.reload()
+    expect(phone.locator("#view-auth")).to_be_visible()
+    assert tokens() is None
