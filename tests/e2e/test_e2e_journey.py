@@ -52,6 +52,7 @@ def test_full_journey_from_sign_up_to_the_bib_on_a_phone(app, stack, race, phone
     form.locator("[name=card]").select_option("decline")
     phone.click("#pay")
     expect(phone.locator("#alert")).to_have_attribute("data-reason", "payment_declined")
+    expect(phone.locator("#alert strong")).to_have_text("카드 결제가 거절되었습니다.")
     expect(phone.locator("#view-hold")).to_be_visible()
     shots(phone, "5-declined")
     form.locator("[name=card]").select_option("ok")
@@ -135,3 +136,27 @@ def test_proof_of_work_is_solved_in_the_browser_before_the_join(app, stack, pow_
     phone.click("#join")
     expect(phone.locator("#view-hold")).to_be_visible(timeout=30_000)
     expect(phone.locator("#alert")).to_be_hidden()
+
+
+@pytest.fixture
+def short_hold_race(app):
+    """An open race whose holds last four seconds."""
+    from marathon.core.clock import SystemClock
+    from tests.factories import make_race
+
+    with app.app_context():
+        made = make_race(SystemClock(), slug="short-hold", opens_in_s=-60, hold_seconds=4, buckets=(("5K", "7", 5),))
+        return {"id": made.id, "slug": made.slug}
+
+
+def test_a_hold_that_runs_out_says_so(app, stack, short_hold_race, phone, shots):
+    require(app, "GET /api/v1/races", "GET /api/v1/races/1")
+    sign_up(phone, stack.base, "late@example.com", name="오늦음")
+    choose(phone, "5K", "7")
+    phone.click("#join")
+    expect(phone.locator("#view-hold")).to_be_visible(timeout=30_000)
+    # the countdown reaches zero, the page asks how it ended and says the place was released
+    expect(phone.locator("#alert")).to_have_attribute("data-reason", "expired", timeout=30_000)
+    expect(phone.locator("#view-line")).to_be_visible()
+    expect(phone.locator("#back-to-races")).to_be_visible()
+    shots(phone, "expired")

@@ -32,6 +32,13 @@ const STRINGS = {
     pause_sale: "일시 중지", close_sale: "접수 마감", capacity: "정원", confirmed: "확정", held: "결제 대기",
     waiting: "대기", rate: "초당 입장", bucket: "그룹", fill: "현황", updated: "{time} 갱신",
     chart_caption: "초당 입장 수 (최근 2분)", action_q: "{race}: '{action}' 하시겠습니까?",
+    // the API's refusals that a runner meets most, said in Korean (the API's own message is shown beneath)
+    reason_sold_out: "이 그룹은 매진되었습니다.", reason_sale_not_open: "지금은 접수 기간이 아닙니다.",
+    reason_already_in_line: "이미 대기열에 있습니다.", reason_already_registered: "이미 참가 신청을 했습니다.",
+    reason_hold_expired: "결제 시간이 지났습니다.", reason_payment_declined: "카드 결제가 거절되었습니다.",
+    reason_email_taken: "이미 가입된 이메일입니다.", reason_identity_taken: "이미 가입된 사람입니다 (이름·생년월일·전화번호).",
+    reason_bad_pow: "브라우저 확인에 실패했습니다. 다시 시도해 주세요.", reason_refund_window_closed: "환불 기간이 지났습니다.",
+    reason_recipient_registered: "받는 사람이 이미 참가 신청을 했습니다.", reason_transfer_closed: "양도 기간이 지났습니다.",
   },
   en: {
     brand: "Marathon entry", brand_admin: "Marathon admin", sign_out: "Sign out", sign_in: "Sign in", sign_up: "Sign up",
@@ -73,6 +80,11 @@ const listeners = [];
 let current = localStorage.getItem(KEY) === "en" ? "en" : "ko";
 
 export function lang() { return current; }
+
+/** The current language's own words for an API refusal `reason`, if it has any. */
+export function reasonText(reason) {
+  return reason && current !== "en" ? STRINGS[current][`reason_${reason}`] : undefined;
+}
 
 /** The string `key` in the current language, with {name} filled from `vars`. */
 export function t(key, vars = {}) {

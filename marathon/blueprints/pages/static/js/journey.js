@@ -15,6 +15,7 @@ export function createJourney(api, { backToRaces }) {
   let countdownTimer = null;
   let order = null;         // the payment order of the current hold
   let ticket = null;        // the registration shown
+  let ticketRace = null;    // its race: detail or {name}
 
   const queuePath = () => `/api/v1/races/${race.id}/queue`;
 
@@ -117,7 +118,8 @@ export function createJourney(api, { backToRaces }) {
 
   function render(answer) {
     last = answer;
-    if (document.body.dataset.view !== "line" && answer.status !== "admitted" && answer.status !== "confirmed") return;
+    const following = ["line", "hold"].includes(document.body.dataset.view);
+    if (!following && answer.status !== "admitted" && answer.status !== "confirmed") return;
     $("#line-bucket").textContent = bucketText(answer);
     if (answer.status === "waiting") {
       showView("line");
@@ -137,6 +139,8 @@ export function createJourney(api, { backToRaces }) {
       openRegistration(answer.registration_id);
     } else {
       stop();
+      order = null;
+      showView("line");
       $("#line-box").hidden = true;
       $("#leave").hidden = true;
       $("#back-to-races").hidden = false;
@@ -170,7 +174,8 @@ export function createJourney(api, { backToRaces }) {
       const left = (ends - Date.now()) / 1000;
       $("#hold-countdown").textContent = clock(left);
       $("#hold-countdown").dataset.urgent = String(left < 60);
-      if (left <= 0) { clearInterval(countdownTimer); poll(); }
+      // time is up: ask how it ended, no sooner than the server allows (it may not have noticed yet)
+      if (left <= 0) { clearInterval(countdownTimer); schedule(last?.retry_after_s); }
     };
     clearInterval(countdownTimer);
     countdownTimer = setInterval(tick, 1000);
@@ -194,7 +199,7 @@ export function createJourney(api, { backToRaces }) {
         stop();
         order = null;
         form.reset();
-        showTicket({ ...paid.registration, race: race.name, status: "confirmed" });
+        showTicket({ ...paid.registration, status: "confirmed" }, race);
       } catch (error) {
         showAlert(error);
         if (error.reason === "hold_expired") { stop(); order = null; setTimeout(backToRaces, 0); }
@@ -213,18 +218,20 @@ export function createJourney(api, { backToRaces }) {
   // --- the bib ---------------------------------------------------------------------------------------------------
 
   async function openRegistration(id) {
-    try { showTicket({ ...(await api.get(`/api/v1/registrations/${id}`)), race: race?.name }); }
+    try { showTicket(await api.get(`/api/v1/registrations/${id}`), race); }
     catch (error) { showAlert(error); backToRaces(); }
   }
 
-  function showTicket(registration) {
+  /** Shows a registration as a bib; `ofRace` (the race's detail, or just its name) gives names to its codes. */
+  function showTicket(registration, ofRace) {
     stop();
     ticket = registration;
+    ticketRace = ofRace;
     showView("ticket");
-    const raceName = typeof registration.race === "object" ? registration.race?.name : registration.race;
-    $("#ticket-race").textContent = raceName || race?.name || "";
+    $("#ticket-race").textContent = ofRace?.name || "";
+    const detail = ofRace?.courses ? ofRace : null;
     $("#ticket-bib").textContent = registration.bib;
-    const course = race?.courses?.find((c) => c.code === registration.course);
+    const course = detail?.courses.find((c) => c.code === registration.course);
     const group = course?.pace_groups.find((g) => g.code === registration.pace_group);
     $("#ticket-course").textContent = course?.name || registration.course;
     $("#ticket-pace").textContent = group?.label || registration.pace_group;
@@ -244,7 +251,7 @@ export function createJourney(api, { backToRaces }) {
     if (!(await confirmDialog(t("cancel_q")))) return;
     try {
       const answer = await api.post(`/api/v1/registrations/${ticket.id}/cancel`);
-      showTicket({ ...ticket, status: "cancelled" });
+      showTicket({ ...ticket, status: "cancelled" }, ticketRace);
       showAlert(t("cancelled", { amount: won(answer.refund?.amount ?? 0), status: answer.refund?.status ?? "" }), "info");
     } catch (error) { showAlert(error); }
   }
@@ -256,7 +263,7 @@ export function createJourney(api, { backToRaces }) {
     try {
       await api.post(`/api/v1/registrations/${ticket.id}/transfer`, body);
       event.target.reset();
-      showTicket({ ...ticket, status: "transferred" });
+      showTicket({ ...ticket, status: "transferred" }, ticketRace);
       showAlert(t("transferred"), "info");
     } catch (error) { showAlert(error); }
   }
@@ -264,7 +271,7 @@ export function createJourney(api, { backToRaces }) {
   function rerender() {
     if (document.body.dataset.view === "line" && last?.status === "waiting") $("#line-eta").textContent = eta(last.eta_s);
     if (document.body.dataset.view === "hold" && last?.hold) $("#hold-amount").textContent = won(last.hold.amount);
-    if (document.body.dataset.view === "ticket" && ticket) showTicket(ticket);
+    if (document.body.dataset.view === "ticket" && ticket) showTicket(ticket, ticketRace);
   }
 
   $("#leave").addEventListener("click", leave);

@@ -68,8 +68,8 @@ async function onSignup(event) {
 async function showRaces() {
   journey.stop();
   showView("races");
-  loadEntries();
   const races = await api.get("/api/v1/races").catch((error) => { showAlert(error); return []; });
+  loadEntries(races);
   const list = $("#race-list");
   list.replaceChildren(...races.map((race) => el("li", {},
     el("button", { type: "button", class: "choice", dataset: { race: race.slug },
@@ -83,7 +83,7 @@ async function showRaces() {
   if (again || races.length === 1) await selectRace((again || races[0]).slug);
 }
 
-async function loadEntries() {
+async function loadEntries(races) {
   // the list is a convenience: without it (or with none) the box stays hidden
   const box = $("#my-entries");
   try {
@@ -91,10 +91,17 @@ async function loadEntries() {
     const live = entries.filter((entry) => entry.status !== "transferred");
     box.hidden = !live.length;
     $("#entries-list").replaceChildren(...live.map((entry) => el("li", {},
-      el("button", { type: "button", class: "choice", onclick: () => journey.showTicket(entry) },
+      el("button", { type: "button", class: "choice", onclick: () => journey.showTicket(entry, raceOf(entry, races)) },
         el("strong", {}, `#${entry.bib}`),
         el("span", { class: "meta" }, `${entry.course} · ${entry.pace_group} · ${t(`reg_${entry.status}`)}`)))));
   } catch { box.hidden = true; }
+}
+
+/** The race a registration belongs to: the detail on show if it is that one, else its name from the list. */
+function raceOf(entry, races) {
+  const ref = entry.race?.id ?? entry.race?.slug ?? entry.race;
+  if (choice.race && [choice.race.id, choice.race.slug].includes(ref)) return choice.race;
+  return races.find((race) => race.id === ref || race.slug === ref) || (typeof entry.race === "object" ? entry.race : null);
 }
 
 async function selectRace(slug) {

@@ -1,6 +1,6 @@
 // Small DOM helpers shared by both pages: views, the alert line, the confirmation dialog.
 import { ApiError } from "./api.js";
-import { t } from "./i18n.js";
+import { reasonText, t } from "./i18n.js";
 
 export const $ = (selector, root = document) => root.querySelector(selector);
 
@@ -28,7 +28,9 @@ export function showAlert(what, kind = "error", reason = undefined) {
   const box = $("#alert");
   let text = what instanceof Error ? what.message : String(what);
   if (what instanceof ApiError && what.status === 429 && what.retryAfter) text += ` ${t("retry_in", { s: what.retryAfter })}`;
-  box.textContent = text;
+  const own = what instanceof ApiError ? reasonText(what.reason) : undefined;
+  if (own) box.replaceChildren(el("strong", {}, own), el("small", {}, text));
+  else box.textContent = text;
   box.dataset.kind = kind;
   const why = reason ?? (what instanceof ApiError ? what.reason : undefined);
   if (why) box.dataset.reason = why;
