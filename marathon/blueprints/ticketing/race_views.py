@@ -11,7 +11,7 @@ from sqlalchemy.orm import selectinload
 
 from marathon.blueprints.ticketing import catalogue, line, races
 from marathon.blueprints.ticketing.models import Course, PaceGroup, Race, Registration
-from marathon.blueprints.ticketing.schemas import RaceSchema, RaceSummarySchema
+from marathon.blueprints.ticketing.schemas import RaceSchema
 from marathon.core.clock import now
 from marathon.extensions import db
 
@@ -125,7 +125,7 @@ def race_list():
     """Every race, soonest sale first, with its state now."""
     moment = now()
     rows = db.session.execute(select(Race).order_by(Race.sale_opens_at, Race.id)).scalars().all()
-    return RaceSummarySchema(many=True).dump([race_summary(race, moment) for race in rows])
+    return [race_summary(race, moment) for race in rows]
 
 
 def admin_view(race):

@@ -96,7 +96,8 @@ def race_stats(race):
 @blp.route("/admin/races/<race>/registrations.csv", methods=["GET"])
 @admin_required
 @blp.doc(security=BEARER, description=ADMIN_ERRORS)
-@blp.response(200, description="bib, corral, name, course, pace_group, status, amount_paid", content_type="text/csv")
+@blp.response(200, {"type": "string"}, content_type="text/csv",
+              description="columns bib, corral, name, course, pace_group, status, amount_paid")
 def registrations_csv(race):
     """Every registration of the race as CSV, one row each (cancelled ones too), by bib."""
     found = get_race(race)
