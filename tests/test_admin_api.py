@@ -79,7 +79,7 @@ def register(race_id, line, user_id, bib, name, status="confirmed", amount=50000
     db.session.add(Registration(race_id=race_id, bucket_id=bucket.id, hold_id=hold.id, user_id=user_id, bib=bib,
                                 runner_name=name, amount_paid=amount, status=status))
     db.session.execute(update(PaceGroup).where(PaceGroup.id == bucket.id)
-                       .values(confirmed=PaceGroup.confirmed + (status == "confirmed")))
+                       .values(confirmed=PaceGroup.confirmed + int(status == "confirmed")))
     db.session.commit()
 
 

@@ -115,3 +115,14 @@ def test_openapi_documents_the_race_endpoints(client):
     assert create_doc["security"] == [{"bearerAuth": []}]
     assert "requestBody" in create_doc and "201" in create_doc["responses"]
     assert "text/csv" in paths["/api/v1/admin/races/{race}/registrations.csv"]["get"]["responses"]["200"]["content"]
+
+
+def test_while_redis_has_lost_a_bucket_the_database_row_answers(app, client, race, clock):
+    with app.app_context():
+        bucket = db.session.query(PaceGroup).filter_by(race_id=race["id"], code="5").one()
+        bucket.held = 2
+        db.session.commit()
+        redis_store.client.delete(RaceKeys(race["id"]).bucket(bucket.id))
+    clock.advance(2)
+    group = detail(client, "spring-10k")["courses"][0]["pace_groups"][1]
+    assert (group["capacity"], group["remaining"]) == (3, 1)

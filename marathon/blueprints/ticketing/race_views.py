@@ -67,9 +67,9 @@ def race_view(race, moment, figures=None):
     for course in race.courses:
         groups = []
         for bucket in course.pace_groups:
-            counts = figures.get(bucket.id) or {}
-            capacity = counts.get("capacity", bucket.capacity)
-            remaining = capacity - counts.get("held", 0) - counts.get("confirmed", 0)
+            counts = _counts(bucket, figures.get(bucket.id))
+            capacity = counts["capacity"]
+            remaining = capacity - counts["held"] - counts["confirmed"]
             groups.append({"code": bucket.code, "label": bucket.label, "min_pace_s": bucket.min_pace_s,
                            "max_pace_s": bucket.max_pace_s, "corral": bucket.corral, "capacity": capacity,
                            "remaining": max(remaining, 0), "waiting": counts.get("waiting", 0)})
@@ -81,6 +81,14 @@ def race_view(race, moment, figures=None):
         if state in SEED_SHOWN:
             view["shuffle"]["seed"] = race.shuffle_seed
     return view
+
+
+def _counts(bucket, mirrored):
+    """The bucket's figures from its Redis mirror; its database row (already loaded) while the mirror is missing."""
+    if not mirrored or (mirrored["capacity"] == 0 and bucket.capacity > 0):
+        return {"capacity": bucket.capacity, "held": bucket.held, "confirmed": bucket.confirmed,
+                "admitted_total": bucket.admitted_total, "waiting": (mirrored or {}).get("waiting", 0)}
+    return mirrored
 
 
 def _next_boundary(race, moment):
@@ -141,7 +149,7 @@ def stats(race):
     rows = []
     for course in race.courses:
         for bucket in course.pace_groups:
-            counts = figures.get(bucket.id, {})
+            counts = _counts(bucket, figures.get(bucket.id))
             row = {"line": f"{course.code}/{bucket.code}", "course": course.code, "pace_group": bucket.code,
                    "corral": bucket.corral}
             for name in ("capacity", "confirmed", "held", "waiting", "admitted_total"):
