@@ -125,3 +125,16 @@ def test_seed_runners_is_refused_in_production(app, runner, tmp_path):
     result = runner.invoke(args=["seed", "runners", "--count", "1", "--out", str(tmp_path / "x.jsonl")])
     assert result.exit_code != 0 and "production" in result.output
     assert not (tmp_path / "x.jsonl").exists()
+
+
+def test_reconcile_rebuilds_a_race_that_redis_lost(app, runner, clock, tmp_path):
+    from marathon.blueprints.ticketing.keys import RaceKeys
+    from marathon.extensions import redis_store
+
+    race_id = int(runner.invoke(args=["race", "create", str(write_yaml(tmp_path, race_spec(clock)))]).output)
+    with app.app_context():
+        redis_store.client.flushall()
+    result = runner.invoke(args=["race", "reconcile", "spring-10k"])
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        assert redis_store.client.exists(RaceKeys(race_id).sale)

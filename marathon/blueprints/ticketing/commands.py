@@ -13,7 +13,7 @@ from flask_jwt_extended import create_access_token
 
 from marathon.blueprints.auth import services as accounts
 from marathon.blueprints.auth.models import User
-from marathon.blueprints.ticketing import race_views, races
+from marathon.blueprints.ticketing import journal, race_views, races
 from marathon.blueprints.ticketing.services import get_race
 from marathon.core.clock import now
 from marathon.core.errors import DomainError
@@ -115,6 +115,16 @@ def capacity(race, course, pace_group, capacity):
     """Set the capacity of the bucket COURSE/PACE_GROUP (never below its places held or confirmed)."""
     bucket = domain(races.set_capacity, race, course, pace_group, capacity, actor=ACTOR)
     click.echo(f"{course}/{bucket.code}: capacity {bucket.capacity} ({bucket.held} held, {bucket.confirmed} confirmed)")
+
+
+@race_cli.command("reconcile")
+@click.argument("race")
+def reconcile(race):
+    """Rebuild the Redis state of RACE (lines, mirrors) from the database; prints what differed."""
+    differences = journal.reconcile(domain(get_race, race))
+    for difference in differences or []:
+        click.echo(difference)
+    click.echo(f"{len(differences or [])} differences")
 
 
 def demo_spec(moment):
