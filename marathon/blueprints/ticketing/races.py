@@ -1,6 +1,7 @@
 """Race rules: creating a race from its spec, the sale's states and their audit trail, and bucket capacities."""
 import hashlib
 import secrets
+from datetime import timedelta
 
 import marshmallow as ma
 from sqlalchemy import select, update
@@ -137,8 +138,8 @@ def reopen_demo(race, actor, closes_at):
     race = _locked(race.id)
     moment = now()
     before = race.sale_state(moment)
-    if race.sale_closes_at <= moment or race.manual_state == "closed":
-        race.sale_closes_at = max(closes_at, race.sale_opens_at + (closes_at - moment))
+    if race.sale_closes_at <= moment:
+        race.sale_closes_at = max(closes_at, race.sale_opens_at + timedelta(days=1))
     race.manual_state = "open"
     db.session.add(SaleEvent(race_id=race.id, from_state=before, to_state="open", actor=actor, at=moment,
                              note="demo race reopened"))
