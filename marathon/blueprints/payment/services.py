@@ -5,7 +5,7 @@ import secrets
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from marathon.blueprints.payment import refunds
@@ -119,8 +119,11 @@ def _claim(order, payment_key):
     A conditional UPDATE: on PostgreSQL it takes the row's lock, on SQLite the database's write lock, and
     concurrent callers see the claim once it is committed; no lock is held during the provider call."""
     moment = now()
+    # a key that was just declined is not tried again, even by a caller that read the order before the decline
+    not_declined = or_(Order.failure.is_(None), Order.failure != "payment_declined", Order.payment_key.is_(None),
+                       Order.payment_key != payment_key)
     taken = db.session.execute(
-        update(Order).where(Order.id == order.id, Order.status == "pending")
+        update(Order).where(Order.id == order.id, Order.status == "pending", not_declined)
         .values(status="confirming", payment_key=payment_key, failure=None, claimed_at=moment)
     ).rowcount
     if not taken:
