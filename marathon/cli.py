@@ -2,8 +2,9 @@
 from flask.cli import FlaskGroup
 
 from marathon.blueprints.auth.commands import users_cli
+from marathon.blueprints.payment.commands import payments_cli
 
-COMMAND_GROUPS = [users_cli]
+COMMAND_GROUPS = [users_cli, payments_cli]
 
 
 def register_commands(app):
