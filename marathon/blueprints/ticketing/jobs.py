@@ -41,8 +41,9 @@ def race_round(race_id):
             admission.sell_out_full_buckets(race_id, buckets)
             if state == "closed" and not any(bucket.held for bucket in buckets):
                 redis_store.client.srem(keys.active, race_id)
-            db.session.rollback()
     finally:
+        # the worker keeps one app context for all jobs: never hand a failed transaction to the next job
+        db.session.remove()
         redis_store.client.delete(keys.lock("round-queued"))
 
 
@@ -53,8 +54,8 @@ def admit(race_id, bucket_id):
         race = admission.race_of(race_id)
         if race is not None:
             admission.admit_bucket(race, bucket_id)
-        db.session.rollback()
     finally:
+        db.session.remove()
         redis_store.client.delete(keys.lock(f"queued-{bucket_id}"))
 
 

@@ -189,4 +189,6 @@ def release_hold(race_id, user_id):
     if released:
         db.session.execute(update(PaceGroup).where(PaceGroup.id == hold.bucket_id).values(held=PaceGroup.held - 1))
     db.session.commit()
+    if released:
+        line.transition(race_id, user_id, "H", "X", "left", hold_id=str(hold.id))
     return bool(released)
