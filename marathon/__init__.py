@@ -38,12 +38,13 @@ def register_extensions(app):
 
 
 def register_blueprints(app):
-    from marathon.blueprints import auth, ticketing
+    from marathon.blueprints import auth, payment, ticketing
     from marathon.health import health
 
     app.register_blueprint(health)
     api.register_blueprint(auth.blp)
     api.register_blueprint(ticketing.blp)
+    api.register_blueprint(payment.blp)
 
 
 def register_errorhandlers(app):

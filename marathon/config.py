@@ -34,6 +34,14 @@ class Config:
     REDIS_POOL_TIMEOUT = 5.0
     PAYMENT_PROVIDER = "fake"
     TOSS_SECRET_KEY = None
+    # the widget's public key, handed to the browser in an order's checkout
+    TOSS_CLIENT_KEY = None
+    TOSS_API_URL = "https://api.tosspayments.com"
+    # HMAC-SHA256 key of the X-Marathon-Signature header on POST /api/v1/payments/webhook
+    PAYMENT_WEBHOOK_SECRET = "dev-webhook-secret-not-for-production"
+    # how long a duplicate confirm waits for the one that talks to the provider; a claim older than this is stale
+    PAYMENT_CONFIRM_WAIT_SECONDS = 15
+    PAYMENT_CLAIM_STALE_SECONDS = 90
     PROXY_HOPS = 0
     RATE_LIMIT_BY_IP = True
     MAX_CONTENT_LENGTH = 64 * 1024
@@ -66,7 +74,8 @@ class Config:
         if missing:
             raise ConfigError(f"{cls.ENV_NAME} refuses to start: set {', '.join(missing)} in the environment")
         settings = {key: getattr(cls, key) for key in dir(cls) if key.isupper()}
-        for key in ("SECRET_KEY", "JWT_SECRET_KEY", "REDIS_URL", "PAYMENT_PROVIDER", "TOSS_SECRET_KEY"):
+        for key in ("SECRET_KEY", "JWT_SECRET_KEY", "REDIS_URL", "PAYMENT_PROVIDER", "TOSS_SECRET_KEY", "TOSS_CLIENT_KEY",
+                    "TOSS_API_URL", "PAYMENT_WEBHOOK_SECRET"):
             if env.get(key):
                 settings[key] = env[key]
         if env.get("DATABASE_URL"):
@@ -84,6 +93,8 @@ class Config:
             raise ConfigError(f"PAYMENT_PROVIDER must be fake or toss, not {settings['PAYMENT_PROVIDER']!r}")
         if settings["PAYMENT_PROVIDER"] == "toss" and not settings["TOSS_SECRET_KEY"]:
             raise ConfigError("PAYMENT_PROVIDER=toss needs TOSS_SECRET_KEY")
+        if cls.ENV_NAME == "production" and settings["PAYMENT_PROVIDER"] == "toss" and not env.get("PAYMENT_WEBHOOK_SECRET"):
+            raise ConfigError("production refuses to start: PAYMENT_PROVIDER=toss needs PAYMENT_WEBHOOK_SECRET")
         return settings
 
 
