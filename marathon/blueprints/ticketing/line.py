@@ -14,7 +14,7 @@ from marathon.extensions import redis_store
 EARLY_FRACTION = 0.8
 CODES = {
     "sale_not_open": 403, "already_in_line": 409, "already_registered": 409, "sold_out": 409,
-    "token_revoked": 401, "too_soon": 429, "unknown_bucket": 503,
+    "token_revoked": 401, "too_soon": 429, "unknown_bucket": 503, "bad_pow": 400,
 }
 MESSAGES = {
     "sale_not_open": "the sale of this race is not open",
@@ -24,6 +24,7 @@ MESSAGES = {
     "token_revoked": "the token has been revoked",
     "too_soon": "asked sooner than retry_after_s said",
     "unknown_bucket": "the line is being restored; try again shortly",
+    "bad_pow": "this proof of work has already been used for a join; ask for a new challenge",
 }
 ENDED = {"expired": "expired", "skipped": "expired", "sold_out": "sold_out", "left": "left", "cancelled": "left",
          "voided": "left"}
@@ -49,7 +50,9 @@ def _refuse(reason, detail=None, state=None):
     message = MESSAGES.get(reason, reason)
     if reason == "too_soon":
         wait_s = max(1, -(-int(detail) // 1000))
-        headers["Retry-After"] = wait_s
+        # the same headers as flask-limiter's: one status request per retry_after_s
+        headers.update({"Retry-After": wait_s, "X-RateLimit-Limit": 1, "X-RateLimit-Remaining": 0,
+                        "X-RateLimit-Reset": int(now().timestamp()) + wait_s})
     if reason == "unknown_bucket":
         headers["Retry-After"] = 2
     if state:
@@ -58,14 +61,17 @@ def _refuse(reason, detail=None, state=None):
                       status=CODES.get(reason, 409), headers=headers)
 
 
-def join(race_id, bucket_id, user_id, jti, ip="", pow_ms=""):
-    """Put the runner at the back of the bucket's line (or in its lobby); raises DomainError with the reason."""
+def join(race_id, bucket_id, user_id, jti, ip="", proof=None):
+    """Put the runner at the back of the bucket's line (or in its lobby), spending the proof of work if one is given;
+    raises DomainError with the reason."""
     keys = RaceKeys(race_id)
-    result = script("JOIN")(
-        keys=[keys.sale, keys.who, keys.bucket(bucket_id), keys.line(bucket_id), keys.lobby(bucket_id), keys.seen,
-              keys.next_ok, keys.joins, REVOKED_PREFIX + jti],
-        args=[user_id, bucket_id, to_ms(now()), ip or "", pow_ms if pow_ms is not None else "", EARLY_FRACTION],
-    )
+    join_keys = [keys.sale, keys.who, keys.bucket(bucket_id), keys.line(bucket_id), keys.lobby(bucket_id), keys.seen,
+                 keys.next_ok, keys.joins, REVOKED_PREFIX + jti]
+    args = [user_id, bucket_id, to_ms(now()), ip or "", proof.solve_ms if proof else "", EARLY_FRACTION]
+    if proof is not None:
+        join_keys.append(proof.spent_key)
+        args.append(proof.ttl_ms)
+    result = script("JOIN")(keys=join_keys, args=args)
     if text(result[0]) == "err":
         _refuse(text(result[1]), state=text(result[2]) if len(result) > 2 and result[1] == b"sale_not_open" else None)
     _, arrival, ahead, retry, in_lobby, _state = result
@@ -77,7 +83,7 @@ def status(race_id, user_id, jti, enforce_interval=True):
     """The runner's place in the race: waiting, admitted (with the hold), confirmed or ended; None if none."""
     keys = RaceKeys(race_id)
     result = script("STATUS")(
-        keys=[keys.who, keys.seen, keys.next_ok, REVOKED_PREFIX + jti, keys.sale],
+        keys=[keys.who, keys.seen, keys.next_ok, REVOKED_PREFIX + jti, keys.sale, keys.cadence],
         args=[user_id, to_ms(now()), keys.prefix, EARLY_FRACTION, 1 if enforce_interval else 0],
     )
     kind = text(result[0])
