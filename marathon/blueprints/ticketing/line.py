@@ -36,7 +36,7 @@ def _scripts():
         client = redis_store.client
         scripts = {name: client.register_script(getattr(lua, name)) for name in (
             "JOIN", "STATUS", "LEAVE", "POP", "FINISH", "TRANSITION", "CLOSE_LOBBY", "PLACE_LOBBY", "UNLOCK",
-            "SELL_OUT")}
+            "SELL_OUT", "CLAIM")}
         current_app.extensions["line_scripts"] = scripts
     return scripts
 
@@ -136,6 +136,12 @@ def transition(race_id, user_id, allowed, new_kind, tail="", hold_id="", fallbac
 def mark_registered(race_id, user_id, bucket_id, registration_id):
     """A paid hold: the runner is registered."""
     transition(race_id, user_id, "HLX", "R", str(registration_id), fallback=f"R|{bucket_id}|0|{registration_id}")
+
+
+def claim_registered(race_id, user_id, bucket_id, arrival, registration_id):
+    """Make the runner registered in Redis unless they wait, hold a place or are registered; returns whether it did."""
+    value = f"R|{bucket_id}|{arrival}|{registration_id}"
+    return bool(script("CLAIM")(keys=[RaceKeys(race_id).who], args=[user_id, value]))
 
 
 def mark_place_freed(race_id, user_id, bucket_id, reason):

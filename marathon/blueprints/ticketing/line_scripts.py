@@ -236,6 +236,19 @@ redis.call('HSET', KEYS[1], ARGV[1], value)
 return 1
 """
 
+# Gives a runner a place that came to them another way (an official transfer), unless they already wait, hold a place
+# or are registered in the race: then nothing changes and 0 comes back.
+# KEYS: who ; ARGV: user, value
+CLAIM = r"""
+local current = redis.call('HGET', KEYS[1], ARGV[1])
+if current then
+  local kind = string.sub(current, 1, 1)
+  if kind == 'L' or kind == 'H' or kind == 'R' then return 0 end
+end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+return 1
+"""
+
 # The opening: no more lobby joins; returns each lobby's runners and arrivals for the shuffle.
 # KEYS: sale, then one lobby key per bucket
 CLOSE_LOBBY = r"""
