@@ -213,3 +213,12 @@ def bucket_figures(race):
         figures[bucket_id] = {"capacity": capacity, "held": held, "confirmed": confirmed,
                               "admitted_total": admitted, "waiting": line_size + lobby_size + pending}
     return figures
+
+
+def status_cadence(race_id):
+    """user id -> (status polls, polls right at retry_after_s, polls too soon), from the STATUS script's counters."""
+    counts = {}
+    for field, value in redis_store.client.hgetall(RaceKeys(race_id).cadence).items():
+        user, kind = text(field).rsplit(":", 1)
+        counts.setdefault(int(user), {"n": 0, "r": 0, "e": 0})[kind] = int(value)
+    return {user: (c["n"], c["r"], c["e"]) for user, c in counts.items()}
