@@ -89,7 +89,8 @@ def test_a_planted_bot_farm_ranks_above_ordinary_runners(app, client, clock, run
 
 
 def test_signals_need_their_thresholds():
-    assert services.fast_pow_ms(50_000) == max(50, int(50_000 / 2 / services.BROWSER_HASHES_PER_MS / 10))
+    assert services.fast_pow_ms(50_000) == 50 and round(services.browser_ms(50_000)) == 1190
+    assert services.fast_pow_ms(5_000_000) == int(5_000_000 / 2 / 21 / 16 / 10)
     assert services.network_of("203.0.113.77") == "203.0.113.0/24"
     assert services.network_of("2001:db8::1") == "2001:db8::/64"
     assert services.network_of("unknown") is None
