@@ -1,4 +1,6 @@
 """Settings, one class per environment; production refuses to start without its secrets."""
+import hashlib
+import hmac
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -17,6 +19,11 @@ def database_url(url):
     if url and url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://"):]
     return url
+
+
+def derived_key(secret, purpose):
+    """A key for one purpose, derived from SECRET_KEY, so one leaked key does not give away the others."""
+    return hmac.new(secret.encode(), purpose.encode(), hashlib.sha256).hexdigest()
 
 
 def _flag(value):
@@ -47,6 +54,24 @@ class Config:
     MAX_CONTENT_LENGTH = 64 * 1024
     # a waiting runner who has not asked for status for this long when their turn comes is skipped
     LINE_IDLE_SECONDS = 30
+
+    # proof of work (ALTCHA): the HMAC key defaults to one derived from SECRET_KEY
+    ALTCHA_HMAC_KEY = None
+    POW_CHALLENGE_SECONDS = 300
+    # challenges asked per second of one race above which the difficulty doubles (x4 above 4 times this)
+    POW_SPIKE_PER_S = 300
+
+    # rate limits (flask-limiter on the app's Redis); per address only when RATE_LIMIT_BY_IP is on, and generous,
+    # since Korean mobile carriers put many runners behind one address
+    RATELIMIT_HEADERS_ENABLED = True
+    RATELIMIT_STRATEGY = "fixed-window"
+    RATELIMIT_KEY_PREFIX = "m:rl"
+    RATELIMIT_SIGNUP_PER_IP = "60/minute;600/hour"
+    RATELIMIT_LOGIN_PER_ACCOUNT = "10/minute;50/hour"  # failed logins per email and address
+    RATELIMIT_LOGIN_PER_IP = "120/minute"
+    RATELIMIT_JOIN_PER_IP = "600/minute"
+    RATELIMIT_STATUS_PER_IP = "6000/minute"
+    RATELIMIT_POW_PER_IP = "1200/minute"
 
     JWT_ACCESS_TOKEN_EXPIRES = timedelta(minutes=15)
     JWT_REFRESH_TOKEN_EXPIRES = timedelta(days=30)
@@ -89,6 +114,7 @@ class Config:
             settings["JWT_ACCESS_TOKEN_EXPIRES"] = timedelta(seconds=int(env["JWT_ACCESS_SECONDS"]))
         if env.get("JWT_REFRESH_SECONDS"):
             settings["JWT_REFRESH_TOKEN_EXPIRES"] = timedelta(seconds=int(env["JWT_REFRESH_SECONDS"]))
+        settings["ALTCHA_HMAC_KEY"] = env.get("ALTCHA_HMAC_KEY") or derived_key(settings["SECRET_KEY"], "altcha")
         if settings["PAYMENT_PROVIDER"] not in ("fake", "toss"):
             raise ConfigError(f"PAYMENT_PROVIDER must be fake or toss, not {settings['PAYMENT_PROVIDER']!r}")
         if settings["PAYMENT_PROVIDER"] == "toss" and not settings["TOSS_SECRET_KEY"]:
