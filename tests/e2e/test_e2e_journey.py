@@ -72,6 +72,7 @@ def test_full_journey_from_sign_up_to_the_bib_on_a_phone(app, stack, race, phone
     phone.click("#confirm-ok")
     expect(phone.locator("#alert")).to_contain_text("Cancelled")
     expect(phone.locator("#ticket")).to_have_attribute("data-status", "cancelled")
+    expect(phone.locator("#ticket-qr")).to_be_hidden()
     shots(phone, "7-cancelled")
 
 
@@ -159,4 +160,5 @@ def test_a_hold_that_runs_out_says_so(app, stack, short_hold_race, phone, shots)
     expect(phone.locator("#alert")).to_have_attribute("data-reason", "expired", timeout=30_000)
     expect(phone.locator("#view-line")).to_be_visible()
     expect(phone.locator("#back-to-races")).to_be_visible()
+    expect(phone.locator("#line-title")).to_have_text("대기가 끝났습니다")
     shots(phone, "expired")

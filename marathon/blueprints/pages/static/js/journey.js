@@ -61,6 +61,7 @@ export function createJourney(api, { backToRaces }) {
     race = chosenRace;
     order = null;
     showView("line");
+    title("in_line");
     $("#line-race").textContent = race.name;
     $("#line-bucket").textContent = `${course.name} · ${group.label}`;
     $("#line-box").hidden = true;
@@ -116,6 +117,11 @@ export function createJourney(api, { backToRaces }) {
     }
   }
 
+  function title(key) {
+    $("#line-title").dataset.i18n = key;
+    $("#line-title").textContent = t(key);
+  }
+
   function render(answer) {
     last = answer;
     const following = ["line", "hold"].includes(document.body.dataset.view);
@@ -123,6 +129,7 @@ export function createJourney(api, { backToRaces }) {
     $("#line-bucket").textContent = bucketText(answer);
     if (answer.status === "waiting") {
       showView("line");
+      title("in_line");
       $("#line-box").hidden = false;
       $("#leave").hidden = false;
       $("#back-to-races").hidden = true;
@@ -141,6 +148,7 @@ export function createJourney(api, { backToRaces }) {
       stop();
       order = null;
       showView("line");
+      title("line_ended");
       $("#line-box").hidden = true;
       $("#leave").hidden = true;
       $("#back-to-races").hidden = false;
@@ -240,6 +248,7 @@ export function createJourney(api, { backToRaces }) {
     const live = !registration.status || registration.status === "confirmed";
     $("#cancel-entry").hidden = !live;
     $("#transfer-box").hidden = !live;
+    $("#ticket-qr").hidden = !live;  // a cancelled or given-away bib must not scan as valid
     $("#ticket").dataset.status = registration.status || "confirmed";
     const code = qrcode(0, "M");
     code.addData(`MARATHON:REG:${registration.id}:BIB:${registration.bib}`);
