@@ -46,11 +46,7 @@ def create_order(hold_id, user_id):
 
 
 def _order_name(hold):
-    race = ticketing.get_race(hold.race_id)
-    bucket = next((group for course in race.courses for group in course.pace_groups if group.id == hold.bucket_id),
-                  None)
-    line = f" {bucket.course.code} {bucket.label}" if bucket is not None else ""
-    return f"{race.name}{line}"[:100]
+    return ticketing.bucket_title(hold.bucket_id)[:100]
 
 
 def _order_of_hold(hold_id):

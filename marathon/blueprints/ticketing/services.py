@@ -157,16 +157,19 @@ def registrations_of(user_id):
 
 
 def registration_view(registration):
-    """The contract's fields of a registration."""
-    bucket = db.session.get(PaceGroup, registration.bucket_id)
-    race = db.session.get(Race, registration.race_id)
+    """The contract's fields of a registration (one query for its race and bucket)."""
+    slug, race_id, course, pace_group, corral = db.session.execute(
+        select(Race.slug, Race.id, Course.code, PaceGroup.code, PaceGroup.corral)
+        .join(Course, Course.id == PaceGroup.course_id).join(Race, Race.id == PaceGroup.race_id)
+        .where(PaceGroup.id == registration.bucket_id)
+    ).one()
     return {
         "id": registration.id,
-        "race": race.slug,
-        "race_id": race.id,
-        "course": bucket.course.code,
-        "pace_group": bucket.code,
-        "corral": bucket.corral,
+        "race": slug,
+        "race_id": race_id,
+        "course": course,
+        "pace_group": pace_group,
+        "corral": corral,
         "bib": registration.bib,
         "status": registration.status,
         "runner_name": registration.runner_name,
@@ -174,6 +177,16 @@ def registration_view(registration):
         "emergency_contact": registration.emergency_contact,
         "amount_paid": registration.amount_paid,
     }
+
+
+def bucket_title(bucket_id):
+    """'<race name> <course> <pace label>' of a bucket, e.g. for a payment's order name."""
+    name, course, label = db.session.execute(
+        select(Race.name, Course.code, PaceGroup.label)
+        .join(Course, Course.id == PaceGroup.course_id).join(Race, Race.id == PaceGroup.race_id)
+        .where(PaceGroup.id == bucket_id)
+    ).one()
+    return f"{name} {course} {label}"
 
 
 def release_hold(race_id, user_id):
