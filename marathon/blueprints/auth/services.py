@@ -8,6 +8,7 @@ from datetime import date
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from marathon.blueprints.auth.models import User
@@ -111,6 +112,11 @@ def _dummy_hash(hasher):
 def get_user(user_id):
     """Return a user by id, or None."""
     return db.session.get(User, int(user_id))
+
+
+def name_of(user_id):
+    """The account's name (one column, for bibs and orders)."""
+    return db.session.execute(select(User.name).filter_by(id=int(user_id))).scalar_one()
 
 
 def require_user(user_id):

@@ -162,11 +162,12 @@ def settle_charge(order, blood_type=None, emergency_contact=None):
     except Exception:
         _wake(claim)  # the order stays charged; a later confirm or the webhook finishes it
         raise
-    order = db.session.get(Order, order.id)
-    order.status, order.registration_id, order.paid_at, order.failure = "paid", registration.id, now(), None
+    order_pk, public_id, user_id, registration_id = order.id, order.order_id, order.user_id, registration.id
+    db.session.execute(update(Order).where(Order.id == order_pk)
+                       .values(status="paid", registration_id=registration_id, paid_at=now(), failure=None))
     db.session.commit()
     _wake(claim)
-    return confirmation(order)
+    return _confirmation(public_id, registration_id, user_id)
 
 
 def _release(order, reason):
@@ -181,9 +182,12 @@ def _release(order, reason):
 
 def confirmation(order):
     """The answer of a paid order: its registration's contract fields."""
-    view = ticketing.registration_view(ticketing.registration_of(order.registration_id, order.user_id))
-    return {"order_id": order.order_id, "status": "paid",
-            "registration": {name: view[name] for name in REGISTRATION_FIELDS}}
+    return _confirmation(order.order_id, order.registration_id, order.user_id)
+
+
+def _confirmation(order_id, registration_id, user_id):
+    view = ticketing.registration_view(ticketing.registration_of(registration_id, user_id))
+    return {"order_id": order_id, "status": "paid", "registration": {name: view[name] for name in REGISTRATION_FIELDS}}
 
 
 def confirm_key(order):

@@ -49,29 +49,30 @@ def confirm_hold(hold_id, user_id, blood_type=None, emergency_contact=None):
         update(Hold)
         .where(Hold.id == int(hold_id), Hold.user_id == int(user_id), Hold.status == "active", Hold.expires_at > moment)
         .values(status="confirmed", closed_at=moment)
-    ).rowcount
-    if claimed != 1:
+        .returning(Hold.race_id, Hold.bucket_id, Hold.amount)
+    ).one_or_none()
+    if claimed is None:
         db.session.rollback()
         existing = _registration_of_hold(hold_id, user_id)
         if existing is not None:  # a concurrent confirm won
             return existing
         hold_for_payment(hold_id, user_id)  # raises the right error
         raise HoldExpired("the hold has expired; join the line again")
-    hold = db.session.get(Hold, int(hold_id))
-    bucket = db.session.get(PaceGroup, hold.bucket_id)
-    db.session.execute(
-        update(PaceGroup).where(PaceGroup.id == bucket.id)
-        .values(held=PaceGroup.held - 1, confirmed=PaceGroup.confirmed + 1)
-    )
-    bib = _next_bib(bucket.course_id)
+    race_id, bucket_id, amount = claimed
+    course_id = db.session.execute(
+        update(PaceGroup).where(PaceGroup.id == bucket_id)
+        .values(held=PaceGroup.held - 1, confirmed=PaceGroup.confirmed + 1).returning(PaceGroup.course_id)
+    ).scalar_one()
     registration = Registration(
-        race_id=hold.race_id, bucket_id=hold.bucket_id, hold_id=hold.id, user_id=hold.user_id, bib=bib,
-        runner_name=accounts.get_user(hold.user_id).name, amount_paid=hold.amount, status="confirmed",
+        race_id=race_id, bucket_id=bucket_id, hold_id=int(hold_id), user_id=int(user_id), bib=_next_bib(course_id),
+        runner_name=accounts.name_of(user_id), amount_paid=amount, status="confirmed",
         blood_type=_blood_type(blood_type), emergency_contact=emergency_contact,
     )
     db.session.add(registration)
+    db.session.flush()
+    registration_id = registration.id
     db.session.commit()
-    line.mark_registered(hold.race_id, hold.user_id, hold.bucket_id, registration.id)
+    line.mark_registered(race_id, int(user_id), bucket_id, registration_id)
     return registration
 
 
