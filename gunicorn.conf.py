@@ -27,3 +27,11 @@ def on_starting(server):
             resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
         except (ValueError, OSError):
             server.log.warning("could not raise the open-files limit above %s", soft)
+
+
+def child_exit(_server, worker):
+    """In prometheus-client's multiprocess mode, a dead worker's live gauges must stop counting."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)

@@ -5,6 +5,7 @@ from pathlib import Path
 from flask import Flask
 
 from marathon.config import config_for
+from marathon.core import metrics
 from marathon.core.errors import register_error_handlers
 from marathon.core.security import init_jwt
 from marathon.extensions import api, db, jwt, migrate, redis_store
@@ -23,6 +24,7 @@ def create_app(test_config=None):
     register_blueprints(app)
     register_errorhandlers(app)
     register_commands(app)
+    register_metrics(app)
     logging.getLogger("rq.worker").setLevel(logging.WARNING)
     return app
 
@@ -48,6 +50,10 @@ def register_blueprints(app):
 
 def register_errorhandlers(app):
     register_error_handlers(app)
+
+
+def register_metrics(app):
+    metrics.init_app(app)
 
 
 def register_commands(app):

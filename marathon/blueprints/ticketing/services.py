@@ -3,7 +3,9 @@ from sqlalchemy import select, update
 
 from marathon.blueprints.auth import services as accounts
 from marathon.blueprints.ticketing import line
+from marathon.blueprints.ticketing.admission import bucket_name
 from marathon.blueprints.ticketing.models import Course, Hold, PaceGroup, Race, Registration
+from marathon.core import metrics
 from marathon.core.clock import now
 from marathon.core.errors import DomainError, NotFound
 from marathon.extensions import db
@@ -72,6 +74,7 @@ def confirm_hold(hold_id, user_id, blood_type=None, emergency_contact=None):
     db.session.add(registration)
     db.session.commit()
     line.mark_registered(hold.race_id, hold.user_id, hold.bucket_id, registration.id)
+    metrics.confirmed(hold.race_id, bucket_name(bucket.id))
     return registration
 
 
