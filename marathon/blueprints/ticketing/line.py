@@ -65,7 +65,8 @@ def _text(value):
 def join(race_id, bucket_id, user_id, jti, ip="", pow_ms=""):
     """Put the runner at the back of the bucket's line (or in its lobby); raises DomainError with the reason."""
     keys = RaceKeys(race_id)
-    result = script("JOIN")(
+    result = redis_store.run_script(
+        script("JOIN"),
         keys=[keys.sale, keys.who, keys.bucket(bucket_id), keys.line(bucket_id), keys.lobby(bucket_id), keys.seen,
               keys.next_ok, keys.joins, REVOKED_PREFIX + jti],
         args=[user_id, bucket_id, to_ms(now()), ip or "", pow_ms if pow_ms is not None else "", EARLY_FRACTION],
@@ -80,7 +81,8 @@ def join(race_id, bucket_id, user_id, jti, ip="", pow_ms=""):
 def status(race_id, user_id, jti, enforce_interval=True):
     """The runner's place in the race: waiting, admitted (with the hold), confirmed or ended; None if none."""
     keys = RaceKeys(race_id)
-    result = script("STATUS")(
+    result = redis_store.run_script(
+        script("STATUS"),
         keys=[keys.who, keys.seen, keys.next_ok, REVOKED_PREFIX + jti, keys.sale],
         args=[user_id, to_ms(now()), keys.prefix, EARLY_FRACTION, 1 if enforce_interval else 0],
     )
