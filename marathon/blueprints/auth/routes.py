@@ -1,5 +1,4 @@
 """Auth endpoints: signup, login, refresh, logout, me."""
-from flask import request
 from flask.views import MethodView
 from flask_jwt_extended import decode_token, get_jwt, jwt_required
 from flask_smorest import Blueprint
@@ -41,9 +40,7 @@ class Refresh(MethodView):
     @blp.doc(security=BEARER)
     def post(self):
         """A new access token for a valid refresh token."""
-        user = services.get_user(current_user_id())
-        if user is None:
-            raise DomainError("the account no longer exists", "token_invalid", status=401)
+        user = services.require_user(current_user_id())
         tokens = issue_tokens(user.id, user.role_list)
         return {"access_token": tokens["access_token"], "expires_in": tokens["expires_in"]}
 
@@ -75,7 +72,4 @@ class Me(MethodView):
     @blp.doc(security=BEARER)
     def get(self):
         """The signed-in account."""
-        user = services.get_user(current_user_id())
-        if user is None:
-            raise DomainError("the account no longer exists", "token_invalid", status=401)
-        return user
+        return services.require_user(current_user_id())

@@ -113,6 +113,14 @@ def get_user(user_id):
     return db.session.get(User, int(user_id))
 
 
+def require_user(user_id):
+    """The token's account; raises DomainError 401 token_invalid if it no longer exists."""
+    user = get_user(user_id)
+    if user is None:
+        raise DomainError("the account no longer exists", "token_invalid", status=401)
+    return user
+
+
 def find_user_by_email(email):
     return db.session.query(User).filter_by(email=email.strip().lower()).first()
 

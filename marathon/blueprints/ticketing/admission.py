@@ -9,7 +9,7 @@ from flask import current_app
 from sqlalchemy import func, select, update
 
 from marathon.blueprints.ticketing import line
-from marathon.blueprints.ticketing.keys import RaceKeys
+from marathon.blueprints.ticketing.keys import RaceKeys, text
 from marathon.blueprints.ticketing.models import Course, Hold, LineEntry, PaceGroup, Race
 from marathon.core import metrics
 from marathon.core.clock import now, to_ms
@@ -19,10 +19,6 @@ BATCH_MAX = 1000
 LOCK_MS = 5000
 # bucket id -> line name ('10K/5'), for metrics' labels: a bucket's course and code never change
 _NAMES = {}
-
-
-def _text(value):
-    return value.decode() if isinstance(value, bytes) else value
 
 
 class Lock:
@@ -69,7 +65,7 @@ def shuffle_lobby(race):
     buckets = buckets_of(race.id)
     lobbies = line.script("CLOSE_LOBBY")(keys=[keys.sale, *(keys.lobby(b.id) for b in buckets)], args=[])
     for bucket, flat in zip(buckets, lobbies):
-        by_arrival = {int(float(flat[i + 1])): _text(flat[i]) for i in range(0, len(flat), 2)}
+        by_arrival = {int(float(flat[i + 1])): text(flat[i]) for i in range(0, len(flat), 2)}
         if by_arrival:
             order = shuffle_order(race.shuffle_seed, f"{bucket.course.code}/{bucket.code}", by_arrival)
             line.script("PLACE_LOBBY")(
@@ -143,7 +139,7 @@ def _idle_seconds():
 def _finish_pending(race, bucket_id):
     """Turn the bucket's popped batch into holds (creating only what is missing), then settle it in Redis."""
     keys = RaceKeys(race.id)
-    pending = {int(user): _text(value) for user, value in redis_store.client.hgetall(keys.pending(bucket_id)).items()}
+    pending = {int(user): text(value) for user, value in redis_store.client.hgetall(keys.pending(bucket_id)).items()}
     if not pending:
         return 0
     arrivals = {user: int(value.split("|")[0]) for user, value in pending.items()}

@@ -7,16 +7,12 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from marathon.blueprints.ticketing import line
 from marathon.blueprints.ticketing.admission import buckets_of, shuffle_order, used_places
-from marathon.blueprints.ticketing.keys import RaceKeys
+from marathon.blueprints.ticketing.keys import RaceKeys, text
 from marathon.blueprints.ticketing.models import Hold, LineEntry, PaceGroup, Registration
 from marathon.core.clock import to_ms
 from marathon.extensions import db, redis_store
 
 FLUSH_BATCH = 5000
-
-
-def _text(value):
-    return value.decode() if isinstance(value, bytes) else value
 
 
 def flush_joins(race_id):
@@ -28,7 +24,7 @@ def flush_joins(race_id):
         return 0
     joins, ends = [], {}
     for _event_id, fields in events:
-        event = {_text(k): _text(v) for k, v in fields.items()}
+        event = {text(k): text(v) for k, v in fields.items()}
         if event["t"] == "j":
             joins.append({
                 "race_id": race_id, "bucket_id": int(event["b"]), "user_id": int(event["u"]),
@@ -71,7 +67,7 @@ def reconcile(race):
     buckets = buckets_of(race.id)
     before = line.bucket_figures(race)
     line.publish_race(race)
-    who = {int(k): _text(v) for k, v in client.hgetall(keys.who).items()}
+    who = {int(k): text(v) for k, v in client.hgetall(keys.who).items()}
     places = _places_from_database(race.id)
     with client.pipeline() as pipe:
         for user, value in places.items():

@@ -68,3 +68,8 @@ class RaceKeys:
     def active(self):
         """The set of races with live lines, for the workers' rounds (not race-tagged: it spans races)."""
         return "m:active-races"
+
+
+def text(value):
+    """A Redis reply as str (replies are bytes)."""
+    return value.decode() if isinstance(value, bytes) else value

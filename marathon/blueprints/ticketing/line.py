@@ -4,7 +4,7 @@ from datetime import datetime, timezone
 from flask import current_app
 
 from marathon.blueprints.ticketing import line_scripts as lua
-from marathon.blueprints.ticketing.keys import RaceKeys
+from marathon.blueprints.ticketing.keys import RaceKeys, text
 from marathon.core.clock import now, to_ms
 from marathon.core.errors import DomainError
 from marathon.core.security import REVOKED_PREFIX
@@ -58,10 +58,6 @@ def _refuse(reason, detail=None, state=None):
                       status=CODES.get(reason, 409), headers=headers)
 
 
-def _text(value):
-    return value.decode() if isinstance(value, bytes) else value
-
-
 def join(race_id, bucket_id, user_id, jti, ip="", pow_ms=""):
     """Put the runner at the back of the bucket's line (or in its lobby); raises DomainError with the reason."""
     keys = RaceKeys(race_id)
@@ -71,8 +67,8 @@ def join(race_id, bucket_id, user_id, jti, ip="", pow_ms=""):
               keys.next_ok, keys.joins, REVOKED_PREFIX + jti],
         args=[user_id, bucket_id, to_ms(now()), ip or "", pow_ms if pow_ms is not None else "", EARLY_FRACTION],
     )
-    if _text(result[0]) == "err":
-        _refuse(_text(result[1]), state=_text(result[2]) if len(result) > 2 and result[1] == b"sale_not_open" else None)
+    if text(result[0]) == "err":
+        _refuse(text(result[1]), state=text(result[2]) if len(result) > 2 and result[1] == b"sale_not_open" else None)
     _, arrival, ahead, retry, in_lobby, _state = result
     return {"status": "waiting", "arrival": int(arrival), "position": int(ahead) + 1, "ahead": int(ahead),
             "retry_after_s": int(retry), "lobby": bool(in_lobby)}
@@ -86,12 +82,12 @@ def status(race_id, user_id, jti, enforce_interval=True):
         keys=[keys.who, keys.seen, keys.next_ok, REVOKED_PREFIX + jti, keys.sale],
         args=[user_id, to_ms(now()), keys.prefix, EARLY_FRACTION, 1 if enforce_interval else 0],
     )
-    kind = _text(result[0])
+    kind = text(result[0])
     if kind == "none":
         return None
     if kind == "err":
-        _refuse(_text(result[1]), result[2] if len(result) > 2 else None)
-    view = {"line": _text(result[1]), "arrival": int(result[2]), "position": None, "ahead": None, "eta_s": None,
+        _refuse(text(result[1]), result[2] if len(result) > 2 else None)
+    view = {"line": text(result[1]), "arrival": int(result[2]), "position": None, "ahead": None, "eta_s": None,
             "hold": None}
     if kind == "L":
         ahead, retry, eta, in_lobby = (int(value) for value in result[3:7])
@@ -105,7 +101,7 @@ def status(race_id, user_id, jti, enforce_interval=True):
     elif kind == "R":
         view.update(status="confirmed", registration_id=int(result[3]), retry_after_s=int(result[4]))
     else:
-        reason = _text(result[3])
+        reason = text(result[3])
         view.update(status=ENDED.get(reason, "left"), reason=reason, retry_after_s=int(result[4]))
     return view
 
@@ -120,11 +116,11 @@ def leave(race_id, user_id):
     bucket = None
     current = redis_store.client.hget(keys.who, user_id)
     if current:
-        bucket = _text(current).split("|")[1]
+        bucket = text(current).split("|")[1]
     line_key = keys.line(bucket) if bucket else keys.line(0)
     lobby_key = keys.lobby(bucket) if bucket else keys.lobby(0)
     result = script("LEAVE")(keys=[keys.who, line_key, lobby_key, keys.joins], args=[user_id, to_ms(now())])
-    return _text(result[0]), _text(result[1]) if len(result) > 1 else None
+    return text(result[0]), text(result[1]) if len(result) > 1 else None
 
 
 def transition(race_id, user_id, allowed, new_kind, tail="", hold_id="", fallback=""):
