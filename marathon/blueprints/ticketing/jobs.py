@@ -3,7 +3,7 @@ import logging
 import threading
 
 from marathon.blueprints.ticketing import admission, journal, line
-from marathon.blueprints.ticketing.keys import RaceKeys
+from marathon.blueprints.ticketing.keys import RaceKeys, text
 from marathon.core import metrics
 from marathon.core.clock import now
 from marathon.core.jobs import queue
@@ -70,7 +70,7 @@ def tick():
         if client.set(keys.lock("round-queued"), 1, nx=True, px=IN_FLIGHT_MS):
             queue("admissions").enqueue("marathon.blueprints.ticketing.jobs.race_round", race_id, **JOB_OPTIONS)
             enqueued += 1
-        names = {int(value): admission._text(name) for name, value in client.hgetall(keys.buckets).items()}
+        names = {int(value): text(name) for name, value in client.hgetall(keys.buckets).items()}
         bucket_ids = list(names)
         with client.pipeline(transaction=False) as pipe:
             for bucket_id in bucket_ids:
