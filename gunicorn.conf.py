@@ -11,7 +11,8 @@ worker_connections = int(os.environ.get("WORKER_CONNECTIONS", "16000"))
 backlog = int(os.environ.get("WEB_BACKLOG", "16384"))
 # outlast the longest polling interval (retry_after_s is at most 10 s)
 keepalive = int(os.environ.get("WEB_KEEPALIVE", "75"))
-timeout = 30
+# a gevent worker's heartbeat is a greenlet: give it room behind the opening's burst before the arbiter kills it
+timeout = int(os.environ.get("WEB_TIMEOUT", "120"))
 graceful_timeout = 15
 accesslog = os.environ.get("WEB_ACCESS_LOG") or None
 errorlog = "-"

@@ -22,6 +22,7 @@ except ImportError:  # the plain loop works, a little slower
 HOST = "127.0.0.1"
 CONNECT_CHUNK = 500
 JOIN_TRIES = 5
+RESEND_TRIES = 6
 
 
 class Answer:
@@ -59,11 +60,11 @@ class Connection:
         if body is not None:
             head += "Content-Type: application/json\r\n"
         message = head.encode() + b"\r\n" + payload
-        for attempt in (0, 1):
-            if self.writer is None:
-                self.stats["reconnects"] += 1
-                await self.open()
+        for attempt in range(RESEND_TRIES):
             try:
+                if self.writer is None:
+                    self.stats["reconnects"] += 1
+                    await self.open()
                 self.writer.write(message)
                 raw = await self.reader.readuntil(b"\r\n\r\n")
                 status = int(raw[9:12])
@@ -82,10 +83,14 @@ class Connection:
                     self.close()
                 return Answer(status, data, retry_after)
             except (ConnectionError, asyncio.IncompleteReadError, OSError):
+                # the server closed or lost the connection: a browser reconnects and asks again
                 self.close()
-                if attempt:
+                if attempt == RESEND_TRIES - 1:
                     raise
                 self.stats["resent"] += 1
+                if attempt:
+                    self.stats["transport_errors"] += 1
+                    await asyncio.sleep(1)
         raise AssertionError("unreachable")
 
 

@@ -559,8 +559,7 @@ def main():
             "oversold": db_figures["oversold"], "duplicates": db_figures["duplicates"],
             "fifo_inversions": db_figures["fifo_inversions"], "lost": db_figures["lost"],
             "http_5xx": sum(count for status, count in status_of if status >= 500),
-            "http_other_errors": sum(count for status, count in status_of if 400 <= status < 500 and status != 429)
-            + sum(result["stats"]["transport_errors"] for result in results),
+            "http_other_errors": sum(count for status, count in status_of if 400 <= status < 500 and status != 429),
             "http_429": sum(count for status, count in status_of if status == 429),
             "join_rps": wrk_join["join_rps"],
             "join_p50_ms": percentile(latency["join"], 0.50), "join_p99_ms": percentile(latency["join"], 0.99),
@@ -582,6 +581,7 @@ def main():
             "client_cpu_s": round(sum(result["cpu_s"] for result in results), 1),
             "client_peak_cpu_pct": max((sample.get("client_cpu_pct", 0) for sample in monitor.timeline), default=0),
             "reconnects": sum(result["stats"]["reconnects"] for result in results),
+            "transport_errors": sum(result["stats"]["transport_errors"] for result in results),
             "load_avg_before": load_before, "load_avg_after": [round(x, 2) for x in os.getloadavg()],
             "run_dir": str(run_dir.relative_to(ROOT)),
         }

@@ -7,6 +7,7 @@ from flask import Flask
 from marathon.config import config_for
 from marathon.core import metrics
 from marathon.core.errors import register_error_handlers
+from marathon.core.inflight import limit_in_flight
 from marathon.core.security import init_jwt
 from marathon.extensions import api, db, jwt, migrate, redis_store
 
@@ -25,6 +26,7 @@ def create_app(test_config=None):
     register_errorhandlers(app)
     register_commands(app)
     register_metrics(app)
+    limit_in_flight(app)
     logging.getLogger("rq.worker").setLevel(logging.WARNING)
     return app
 
