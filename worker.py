@@ -1,6 +1,7 @@
 """The `worker` process: builds the app once, then runs an RQ worker (and the lines' pacemaker) on the queues."""
 import logging
 import os
+import signal
 import sys
 
 from rq import SimpleWorker
@@ -13,6 +14,8 @@ from marathon.extensions import redis_store
 
 def main():
     logging.basicConfig(level=os.environ.get("WORKER_LOG_LEVEL", "WARNING"), stream=sys.stdout)
+    # until RQ installs its own handlers (after it registers), SIGTERM means a clean exit with nothing in hand
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     app = create_app()
     with app.app_context():
         pacemaker = Pacemaker(app)

@@ -5,6 +5,8 @@ from flask_smorest import Api
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData
 
+from marathon.core.net import client_ip
+from marathon.core.ratelimiter import AppLimiter
 from marathon.core.redis import RedisStore
 
 # Named constraints keep Alembic migrations identical on SQLite and PostgreSQL.
@@ -21,3 +23,5 @@ migrate = Migrate()
 jwt = JWTManager()
 api = Api()
 redis_store = RedisStore()
+# no default limits: each limited endpoint says its own (marathon.core.limits), so nothing else pays a round trip
+limiter = AppLimiter(key_func=client_ip)
