@@ -18,11 +18,14 @@ class InFlightLimit:
         from gevent.lock import BoundedSemaphore
 
         self.wsgi_app = wsgi_app
-        self.gate = BoundedSemaphore(limit)
+        # two lanes: reads (GET, HEAD: a waiting runner's status) do not queue behind the opening's burst of writes
+        # (POST: joins), nor writes behind reads; in each lane, requests go in arrival order
+        self.reads, self.writes = BoundedSemaphore(limit), BoundedSemaphore(limit)
 
     def __call__(self, environ, start_response):
         environ[START_KEY] = time.perf_counter()
-        with self.gate:
+        gate = self.reads if environ.get("REQUEST_METHOD") in ("GET", "HEAD") else self.writes
+        with gate:
             return self.wsgi_app(environ, start_response)
 
 
