@@ -27,7 +27,7 @@ def create_app(test_config=None):
     register_errorhandlers(app)
     register_commands(app)
     register_metrics(app)
-    limit_in_flight(app)
+    register_in_flight_limit(app)
     logging.getLogger("rq.worker").setLevel(logging.WARNING)
     return app
 
@@ -60,6 +60,12 @@ def register_errorhandlers(app):
 
 def register_metrics(app):
     metrics.init_app(app)
+
+
+def register_in_flight_limit(app):
+    from marathon.blueprints.ticketing.queue_routes import in_flight_lane
+
+    limit_in_flight(app, in_flight_lane)
 
 
 def register_commands(app):
