@@ -42,6 +42,5 @@ WORKERS ?= 1
 CLIENTS ?= 2
 bench: $(STAMP)
 	command -v wrk >/dev/null 2>&1 || apt-get install -y wrk
-	$(BIN)/python -m pip install -q uvloop
 	$(BIN)/python bench/rush.py --runners $(RUNNERS) --web-procs $(WEB_PROCS) --web-concurrency $(WEB_CONCURRENCY) \
 		--workers $(WORKERS) --clients $(CLIENTS)
