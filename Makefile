@@ -32,3 +32,15 @@ vendor:
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache
+
+# the rush of ../shared/RUSH.md: `make bench` (15,000 runners), e.g. `make bench RUNNERS=2000 WORKERS=3 WEB_PROCS=2`
+# DATABASE_URL=postgresql://... uses PostgreSQL (its schema is rebuilt for the run); otherwise SQLite
+RUNNERS ?= 15000
+WEB_PROCS ?= 1
+WEB_CONCURRENCY ?= 2
+WORKERS ?= 1
+CLIENTS ?= 2
+bench: $(STAMP)
+	command -v wrk >/dev/null 2>&1 || apt-get install -y wrk
+	$(BIN)/python bench/rush.py --runners $(RUNNERS) --web-procs $(WEB_PROCS) --web-concurrency $(WEB_CONCURRENCY) \
+		--workers $(WORKERS) --clients $(CLIENTS)

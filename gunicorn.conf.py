@@ -11,7 +11,8 @@ worker_connections = int(os.environ.get("WORKER_CONNECTIONS", "16000"))
 backlog = int(os.environ.get("WEB_BACKLOG", "16384"))
 # outlast the longest polling interval (retry_after_s is at most 10 s)
 keepalive = int(os.environ.get("WEB_KEEPALIVE", "75"))
-timeout = 30
+# a gevent worker's heartbeat is a greenlet: give it room behind the opening's burst before the arbiter kills it
+timeout = int(os.environ.get("WEB_TIMEOUT", "120"))
 graceful_timeout = 15
 accesslog = os.environ.get("WEB_ACCESS_LOG") or None
 errorlog = "-"
@@ -27,3 +28,11 @@ def on_starting(server):
             resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
         except (ValueError, OSError):
             server.log.warning("could not raise the open-files limit above %s", soft)
+
+
+def child_exit(_server, worker):
+    """In prometheus-client's multiprocess mode, a dead worker's live gauges must stop counting."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)

@@ -5,7 +5,9 @@ from pathlib import Path
 from flask import Flask
 
 from marathon.config import config_for
+from marathon.core import metrics
 from marathon.core.errors import register_error_handlers
+from marathon.core.inflight import limit_in_flight
 from marathon.core.security import init_jwt
 from marathon.core.limits import init_limiter
 from marathon.extensions import api, db, jwt, migrate, redis_store
@@ -24,6 +26,8 @@ def create_app(test_config=None):
     register_blueprints(app)
     register_errorhandlers(app)
     register_commands(app)
+    register_metrics(app)
+    register_in_flight_limit(app)
     logging.getLogger("rq.worker").setLevel(logging.WARNING)
     return app
 
@@ -54,6 +58,16 @@ def register_blueprints(app):
 
 def register_errorhandlers(app):
     register_error_handlers(app)
+
+
+def register_metrics(app):
+    metrics.init_app(app)
+
+
+def register_in_flight_limit(app):
+    from marathon.blueprints.ticketing.queue_routes import in_flight_lane
+
+    limit_in_flight(app, in_flight_lane)
 
 
 def register_commands(app):

@@ -1,4 +1,5 @@
 """A per-process cache of each race's buckets, so the join and status paths resolve names without SQL."""
+import threading
 import time
 from dataclasses import dataclass
 
@@ -10,6 +11,9 @@ from marathon.core.errors import DomainError, NotFound
 from marathon.extensions import db
 
 TTL_S = 10
+# one lookup at a time per process: when an entry runs out in the middle of a rush, the first request reloads it and
+# the others wait for that instead of each loading the race (a stampede that opened a database connection apiece)
+_LOADING = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -31,6 +35,14 @@ def lookup(ref):
     hit = cache.get(ref)
     if hit and hit[0] > time.monotonic():
         return hit[1]
+    with _LOADING:
+        hit = cache.get(ref)
+        if hit and hit[0] > time.monotonic():
+            return hit[1]
+        return _load(cache, ref)
+
+
+def _load(cache, ref):
     race = db.session.get(Race, int(ref)) if ref.isdigit() else None
     if race is None:
         race = db.session.execute(select(Race).filter_by(slug=ref)).scalar_one_or_none()

@@ -3,7 +3,8 @@ import logging
 import threading
 
 from marathon.blueprints.ticketing import admission, journal, line
-from marathon.blueprints.ticketing.keys import RaceKeys
+from marathon.blueprints.ticketing.keys import RaceKeys, text
+from marathon.core import metrics
 from marathon.core.clock import now
 from marathon.core.jobs import queue
 from marathon.extensions import db, redis_store
@@ -69,7 +70,8 @@ def tick():
         if client.set(keys.lock("round-queued"), 1, nx=True, px=IN_FLIGHT_MS):
             queue("admissions").enqueue("marathon.blueprints.ticketing.jobs.race_round", race_id, **JOB_OPTIONS)
             enqueued += 1
-        bucket_ids = [int(value) for value in client.hvals(keys.buckets)]
+        names = {int(value): text(name) for name, value in client.hgetall(keys.buckets).items()}
+        bucket_ids = list(names)
         with client.pipeline(transaction=False) as pipe:
             for bucket_id in bucket_ids:
                 pipe.hmget(keys.bucket(bucket_id), "capacity", "held", "confirmed")
@@ -78,7 +80,9 @@ def tick():
             replies = pipe.execute()
         for index, bucket_id in enumerate(bucket_ids):
             counters, waiting, pending = replies[index * 3: index * 3 + 3]
-            free = int(counters[0] or 0) - int(counters[1] or 0) - int(counters[2] or 0)
+            capacity, held, confirmed = (int(value or 0) for value in counters)
+            free = capacity - held - confirmed
+            metrics.bucket_figures(race_id, names[bucket_id], capacity, held, confirmed, waiting + pending)
             if (pending or (waiting and free > 0)) and client.set(
                 keys.lock(f"queued-{bucket_id}"), 1, nx=True, px=IN_FLIGHT_MS
             ):

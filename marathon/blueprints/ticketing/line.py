@@ -71,7 +71,7 @@ def join(race_id, bucket_id, user_id, jti, ip="", proof=None):
     if proof is not None:
         join_keys.append(proof.spent_key)
         args.append(proof.ttl_ms)
-    result = script("JOIN")(keys=join_keys, args=args)
+    result = redis_store.run_script(script("JOIN"), keys=join_keys, args=args)
     if text(result[0]) == "err":
         _refuse(text(result[1]), state=text(result[2]) if len(result) > 2 and result[1] == b"sale_not_open" else None)
     _, arrival, ahead, retry, in_lobby, _state = result
@@ -82,7 +82,8 @@ def join(race_id, bucket_id, user_id, jti, ip="", proof=None):
 def status(race_id, user_id, jti, enforce_interval=True):
     """The runner's place in the race: waiting, admitted (with the hold), confirmed or ended; None if none."""
     keys = RaceKeys(race_id)
-    result = script("STATUS")(
+    result = redis_store.run_script(
+        script("STATUS"),
         keys=[keys.who, keys.seen, keys.next_ok, REVOKED_PREFIX + jti, keys.sale, keys.cadence],
         args=[user_id, to_ms(now()), keys.prefix, EARLY_FRACTION, 1 if enforce_interval else 0],
     )

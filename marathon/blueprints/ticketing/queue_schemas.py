@@ -3,10 +3,21 @@ import marshmallow as ma
 from marshmallow import validate
 
 
+# field -> (least, most) length, the same bounds as JoinSchema's
+JOIN_LENGTHS = {"course": (1, 10), "pace_group": (1, 20), "pow": (0, 4096)}
+
+
 class JoinSchema(ma.Schema):
     course = ma.fields.String(required=True, validate=validate.Length(min=1, max=10))
     pace_group = ma.fields.String(required=True, validate=validate.Length(min=1, max=20))
     pow = ma.fields.String(validate=validate.Length(max=4096), metadata={"description": "ALTCHA payload, base64"})
+
+    @staticmethod
+    def lean_check(data):
+        """Whether a join body is one this schema loads unchanged (marathon.core.parsing.LeanParser's fast path)."""
+        return (isinstance(data, dict) and "course" in data and "pace_group" in data and all(
+            name in JOIN_LENGTHS and isinstance(value, str)
+            and JOIN_LENGTHS[name][0] <= len(value) <= JOIN_LENGTHS[name][1] for name, value in data.items()))
 
 
 class HoldSchema(ma.Schema):

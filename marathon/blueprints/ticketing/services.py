@@ -3,7 +3,9 @@ from sqlalchemy import select, update
 
 from marathon.blueprints.auth import services as accounts
 from marathon.blueprints.ticketing import journal, line
+from marathon.blueprints.ticketing.admission import bucket_name
 from marathon.blueprints.ticketing.models import Course, Hold, LineEntry, PaceGroup, Race, Registration
+from marathon.core import metrics
 from marathon.core.clock import now
 from marathon.core.errors import DomainError, NotFound
 from marathon.extensions import db
@@ -73,6 +75,7 @@ def confirm_hold(hold_id, user_id, blood_type=None, emergency_contact=None):
     registration_id = registration.id
     db.session.commit()
     line.mark_registered(race_id, int(user_id), bucket_id, registration_id)
+    metrics.confirmed(race_id, bucket_name(bucket_id))
     return registration
 
 

@@ -1,0 +1,50 @@
+"""A bound on the requests a gevent worker serves at once, however many connections it holds."""
+import os
+import time
+
+START_KEY = "marathon.metrics.start"  # the same key as marathon.core.metrics reads
+
+DEFAULT_LIMIT = 64
+
+
+class InFlightLimit:
+    """WSGI middleware: at most `limit` requests of a lane run the app at the same time in this process; the others
+    wait their turn, in arrival order, on the lane's semaphore (waiting costs no CPU). A worker holding 7,500
+    keep-alive connections at the opening otherwise starts 7,500 requests at once: each then waits seconds for the CPU
+    between its steps, Redis replies outlive their timeouts, and gunicorn's heartbeat greenlet starves until the
+    arbiter kills the worker.
+    Only under gevent: elsewhere a process serves one request at a time anyway."""
+
+    def __init__(self, wsgi_app, limit, lane_of=None):
+        self.wsgi_app = wsgi_app
+        self.limit = limit
+        self.lane_of = lane_of or lane_by_method
+        self.gates = {}
+
+    def __call__(self, environ, start_response):
+        environ[START_KEY] = time.perf_counter()
+        lane = self.lane_of(environ)
+        gate = self.gates.get(lane)
+        if gate is None:
+            from gevent.lock import BoundedSemaphore
+
+            gate = self.gates[lane] = BoundedSemaphore(self.limit)
+        with gate:
+            return self.wsgi_app(environ, start_response)
+
+
+def lane_by_method(environ):
+    """Reads and writes wait in separate lanes, each in arrival order."""
+    return "read" if environ.get("REQUEST_METHOD") in ("GET", "HEAD") else "write"
+
+
+def limit_in_flight(app, lane_of=None):
+    """Wrap the app's WSGI callable when it runs under gevent (WEB_MAX_IN_FLIGHT requests at once per lane, 0 = no
+    bound); `lane_of(environ)` names a request's lane (by default reads apart from writes)."""
+    limit = int(os.environ.get("WEB_MAX_IN_FLIGHT", DEFAULT_LIMIT))
+    try:
+        from gevent import monkey
+    except ImportError:
+        return
+    if limit > 0 and monkey.is_module_patched("socket"):
+        app.wsgi_app = InFlightLimit(app.wsgi_app, limit, lane_of)
