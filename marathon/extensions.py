@@ -5,7 +5,15 @@ from flask_smorest import Api
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData
 
+from marathon.core.errors import ErrorSchema
 from marathon.core.redis import RedisStore
+
+
+class MarathonApi(Api):
+    """flask-smorest's Api, documenting our error body (with `reason`) as every operation's error response."""
+
+    ERROR_SCHEMA = ErrorSchema
+
 
 # Named constraints keep Alembic migrations identical on SQLite and PostgreSQL.
 NAMING = {
@@ -19,5 +27,5 @@ NAMING = {
 db = SQLAlchemy(metadata=MetaData(naming_convention=NAMING))
 migrate = Migrate()
 jwt = JWTManager()
-api = Api()
+api = MarathonApi()
 redis_store = RedisStore()

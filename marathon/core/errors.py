@@ -1,6 +1,7 @@
 """One error shape for every failure: flask-smorest's JSON, plus a machine-readable reason."""
 import logging
 
+import marshmallow as ma
 import redis
 import sqlalchemy.exc
 from flask import jsonify
@@ -10,6 +11,16 @@ from werkzeug.http import HTTP_STATUS_CODES
 log = logging.getLogger(__name__)
 
 UNAVAILABLE_RETRY_AFTER_S = 2
+
+
+class ErrorSchema(ma.Schema):
+    """The error body, for the OpenAPI document: flask-smorest's shape plus the machine-readable reason."""
+
+    code = ma.fields.Integer(metadata={"description": "HTTP status code"})
+    status = ma.fields.String(metadata={"description": "HTTP status name"})
+    message = ma.fields.String(metadata={"description": "what went wrong, for people"})
+    reason = ma.fields.String(metadata={"description": "what went wrong, for programs (snake_case)"})
+    errors = ma.fields.Dict(metadata={"description": "per location and field, what is wrong with the input"})
 
 
 class DomainError(Exception):
