@@ -6,6 +6,7 @@ from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData
 
 from marathon.core.errors import ErrorSchema
+from marathon.core.openapi import CommonResponses
 from marathon.core.redis import RedisStore
 
 
@@ -27,5 +28,5 @@ NAMING = {
 db = SQLAlchemy(metadata=MetaData(naming_convention=NAMING))
 migrate = Migrate()
 jwt = JWTManager()
-api = MarathonApi()
+api = MarathonApi(spec_kwargs={"extra_plugins": [CommonResponses()]})
 redis_store = RedisStore()
