@@ -2,8 +2,9 @@
 from flask.cli import FlaskGroup
 
 from marathon.blueprints.auth.commands import users_cli
+from marathon.blueprints.ticketing.commands import race_cli, seed_cli
 
-COMMAND_GROUPS = [users_cli]
+COMMAND_GROUPS = [users_cli, race_cli, seed_cli]
 
 
 def register_commands(app):

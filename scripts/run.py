@@ -32,10 +32,7 @@ def main():
         print(f"marathon: started a private Redis at {redis_server.url}", flush=True)
     try:
         flask("db", "upgrade", env=env)
-        if "seed" in subprocess.run(
-            [str(BIN / "flask"), "--app", "wsgi", "--help"], cwd=ROOT, env=env, capture_output=True, text=True
-        ).stdout:
-            flask("seed", "demo", env=env)
+        flask("seed", "demo", env=env)
         port = env["PORT"]
         print(
             f"\nmarathon is starting on http://127.0.0.1:{port}/\n"
