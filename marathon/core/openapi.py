@@ -6,7 +6,7 @@ RETRY_AFTER = {"Retry-After": {"description": "seconds to wait before trying aga
 
 class CommonResponses(BasePlugin):
     """Adds to each operation the errors the whole service can answer with: 503 (a dependency is away) everywhere,
-    401 where a token is needed, 404 where the path names something, 400 and 413 where a body is taken; and gives
+    401 where a token is needed, 403 on admin routes, 404 where the path names something, 400 and 413 where a body is taken; and gives
     every documented error the error body and 429/503 their Retry-After header."""
 
     def init_spec(self, spec):
@@ -34,6 +34,8 @@ class CommonResponses(BasePlugin):
                 responses["429"] = self._error(described.get("description") or "too many requests", RETRY_AFTER)
             if operation.get("security"):
                 responses.setdefault("401", self._error("missing, invalid, expired or revoked token"))
+            if (path or "").startswith("/api/v1/admin"):
+                responses.setdefault("403", self._error("needs the admin role"))
             if "{" in (path or ""):
                 responses.setdefault("404", self._error("nothing of yours by that name"))
             if "requestBody" in operation:
