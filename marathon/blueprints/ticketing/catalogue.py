@@ -7,6 +7,7 @@ from sqlalchemy import select
 
 from marathon.blueprints.ticketing.models import Race
 from marathon.core.errors import DomainError, NotFound
+from marathon.core.ids import record_id
 from marathon.extensions import db
 
 TTL_S = 10
@@ -31,7 +32,7 @@ def lookup(ref):
     hit = cache.get(ref)
     if hit and hit[0] > time.monotonic():
         return hit[1]
-    race = db.session.get(Race, int(ref)) if ref.isdigit() else None
+    race = db.session.get(Race, record_id(ref)) if record_id(ref) else None
     if race is None:
         race = db.session.execute(select(Race).filter_by(slug=ref)).scalar_one_or_none()
     if race is None:
