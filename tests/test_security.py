@@ -258,3 +258,14 @@ def test_bodies_over_64_kib_are_refused_with_413(client, users, race, method, pa
                                                                            **_caller(users, path)})
     assert answer.status_code == 413, (answer.status_code, answer.get_json())
     assert answer.get_json()["code"] == 413
+
+
+# -- ids that no row can have ------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("ref", ["999999999999999999999999999999", "²", "0", "-1", "1e3", "%00"])
+def test_race_refs_no_row_can_have_are_404_not_500(client, users, race, ref):
+    """Found by the fuzzer: a 30-digit race id overflowed SQLite's INTEGER (500); '²' passed str.isdigit()."""
+    headers = users.headers()
+    assert client.get(f"/api/v1/races/{ref}/queue/me", headers=headers).status_code == 404
+    joined = client.post(f"/api/v1/races/{ref}/queue", json={"course": "10K", "pace_group": "5"}, headers=headers)
+    assert joined.status_code == 404, joined.get_json()
