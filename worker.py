@@ -1,6 +1,7 @@
 """The `worker` process: builds the app once, then runs an RQ worker (and the lines' pacemaker) on the queues."""
 import logging
 import os
+import signal
 import sys
 import threading
 
@@ -61,6 +62,8 @@ def run_workers(level):
 def main():
     level = os.environ.get("WORKER_LOG_LEVEL", "WARNING")
     logging.basicConfig(level=level, stream=sys.stdout)
+    # until RQ installs its own handlers (after it registers), SIGTERM means a clean exit with nothing in hand
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     app = create_app()
     with app.app_context():
         pacemaker = Pacemaker(app)

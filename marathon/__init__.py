@@ -7,6 +7,7 @@ from flask import Flask
 from marathon.config import config_for
 from marathon.core.errors import register_error_handlers
 from marathon.core.security import init_jwt
+from marathon.core.limits import init_limiter
 from marathon.extensions import api, db, jwt, migrate, redis_store
 
 
@@ -33,17 +34,20 @@ def register_extensions(app):
     jwt.init_app(app)
     init_jwt(app)
     redis_store.init_app(app)
+    init_limiter(app)
     api.init_app(app)
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"})
 
 
 def register_blueprints(app):
-    from marathon.blueprints import auth, ticketing
+    from marathon.blueprints import auth, fairplay, payment, ticketing
     from marathon.health import health
 
     app.register_blueprint(health)
     api.register_blueprint(auth.blp)
     api.register_blueprint(ticketing.blp)
+    api.register_blueprint(payment.blp)
+    api.register_blueprint(fairplay.blp)
 
 
 def register_errorhandlers(app):

@@ -1,4 +1,6 @@
 """Settings, one class per environment; production refuses to start without its secrets."""
+import hashlib
+import hmac
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -19,6 +21,11 @@ def database_url(url):
     return url
 
 
+def derived_key(secret, purpose):
+    """A key for one purpose, derived from SECRET_KEY, so one leaked key does not give away the others."""
+    return hmac.new(secret.encode(), purpose.encode(), hashlib.sha256).hexdigest()
+
+
 def _flag(value):
     return str(value).strip().lower() not in ("off", "0", "false", "no", "")
 
@@ -34,11 +41,37 @@ class Config:
     REDIS_POOL_TIMEOUT = 5.0
     PAYMENT_PROVIDER = "fake"
     TOSS_SECRET_KEY = None
+    # the widget's public key, handed to the browser in an order's checkout
+    TOSS_CLIENT_KEY = None
+    TOSS_API_URL = "https://api.tosspayments.com"
+    # HMAC-SHA256 key of the X-Marathon-Signature header on POST /api/v1/payments/webhook
+    PAYMENT_WEBHOOK_SECRET = "dev-webhook-secret-not-for-production"
+    # how long a duplicate confirm waits for the one that talks to the provider; a claim older than this is stale
+    PAYMENT_CONFIRM_WAIT_SECONDS = 15
+    PAYMENT_CLAIM_STALE_SECONDS = 90
     PROXY_HOPS = 0
     RATE_LIMIT_BY_IP = True
     MAX_CONTENT_LENGTH = 64 * 1024
     # a waiting runner who has not asked for status for this long when their turn comes is skipped
     LINE_IDLE_SECONDS = 30
+
+    # proof of work (ALTCHA): the HMAC key defaults to one derived from SECRET_KEY
+    ALTCHA_HMAC_KEY = None
+    POW_CHALLENGE_SECONDS = 300
+    # challenges asked per second of one race above which the difficulty doubles (x4 above 4 times this)
+    POW_SPIKE_PER_S = 300
+
+    # rate limits (flask-limiter on the app's Redis); per address only when RATE_LIMIT_BY_IP is on, and generous,
+    # since Korean mobile carriers put many runners behind one address
+    RATELIMIT_HEADERS_ENABLED = True
+    RATELIMIT_STRATEGY = "fixed-window"
+    RATELIMIT_KEY_PREFIX = "m:rl"
+    RATELIMIT_SIGNUP_PER_IP = "60/minute;600/hour"
+    RATELIMIT_LOGIN_PER_ACCOUNT = "10/minute;50/hour"  # failed logins per email and address
+    RATELIMIT_LOGIN_PER_IP = "120/minute"
+    RATELIMIT_JOIN_PER_IP = "600/minute"
+    RATELIMIT_STATUS_PER_IP = "6000/minute"
+    RATELIMIT_POW_PER_IP = "1200/minute"
 
     JWT_ACCESS_TOKEN_EXPIRES = timedelta(minutes=15)
     JWT_REFRESH_TOKEN_EXPIRES = timedelta(days=30)
@@ -66,7 +99,8 @@ class Config:
         if missing:
             raise ConfigError(f"{cls.ENV_NAME} refuses to start: set {', '.join(missing)} in the environment")
         settings = {key: getattr(cls, key) for key in dir(cls) if key.isupper()}
-        for key in ("SECRET_KEY", "JWT_SECRET_KEY", "REDIS_URL", "PAYMENT_PROVIDER", "TOSS_SECRET_KEY"):
+        for key in ("SECRET_KEY", "JWT_SECRET_KEY", "REDIS_URL", "PAYMENT_PROVIDER", "TOSS_SECRET_KEY", "TOSS_CLIENT_KEY",
+                    "TOSS_API_URL", "PAYMENT_WEBHOOK_SECRET"):
             if env.get(key):
                 settings[key] = env[key]
         if env.get("DATABASE_URL"):
@@ -80,10 +114,13 @@ class Config:
             settings["JWT_ACCESS_TOKEN_EXPIRES"] = timedelta(seconds=int(env["JWT_ACCESS_SECONDS"]))
         if env.get("JWT_REFRESH_SECONDS"):
             settings["JWT_REFRESH_TOKEN_EXPIRES"] = timedelta(seconds=int(env["JWT_REFRESH_SECONDS"]))
+        settings["ALTCHA_HMAC_KEY"] = env.get("ALTCHA_HMAC_KEY") or derived_key(settings["SECRET_KEY"], "altcha")
         if settings["PAYMENT_PROVIDER"] not in ("fake", "toss"):
             raise ConfigError(f"PAYMENT_PROVIDER must be fake or toss, not {settings['PAYMENT_PROVIDER']!r}")
         if settings["PAYMENT_PROVIDER"] == "toss" and not settings["TOSS_SECRET_KEY"]:
             raise ConfigError("PAYMENT_PROVIDER=toss needs TOSS_SECRET_KEY")
+        if cls.ENV_NAME == "production" and settings["PAYMENT_PROVIDER"] == "toss" and not env.get("PAYMENT_WEBHOOK_SECRET"):
+            raise ConfigError("production refuses to start: PAYMENT_PROVIDER=toss needs PAYMENT_WEBHOOK_SECRET")
         return settings
 
 

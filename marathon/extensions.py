@@ -6,7 +6,9 @@ from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData
 
 from marathon.core.errors import ErrorSchema
+from marathon.core.net import client_ip
 from marathon.core.openapi import CommonResponses
+from marathon.core.ratelimiter import AppLimiter
 from marathon.core.redis import RedisStore
 
 
@@ -30,3 +32,5 @@ migrate = Migrate()
 jwt = JWTManager()
 api = MarathonApi(spec_kwargs={"extra_plugins": [CommonResponses()]})
 redis_store = RedisStore()
+# no default limits: each limited endpoint says its own (marathon.core.limits), so nothing else pays a round trip
+limiter = AppLimiter(key_func=client_ip)

@@ -5,6 +5,7 @@ import marshmallow as ma
 import redis
 import sqlalchemy.exc
 from flask import jsonify
+from flask_limiter import RateLimitExceeded
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
 
@@ -88,6 +89,12 @@ def _describe_validation(errors):
     return "invalid input: " + ", ".join(fields) if fields else "invalid input"
 
 
+def _rate_limited(error):
+    # flask-limiter's after-request hook adds X-RateLimit-* and sets Retry-After to the window's reset
+    return error_response(429, f"too many requests: at most {error.description}; try again later", "rate_limited",
+                          headers={"Retry-After": 1})
+
+
 def _domain_error(error):
     return error_response(error.status, error.message, error.reason, error.errors, error.headers)
 
@@ -117,6 +124,7 @@ def _internal(error):
 
 def register_error_handlers(app):
     """Give every error, ours or the framework's, the contract's JSON shape."""
+    app.register_error_handler(RateLimitExceeded, _rate_limited)
     app.register_error_handler(HTTPException, _http_exception)
     app.register_error_handler(DomainError, _domain_error)
     app.register_error_handler(redis.exceptions.ConnectionError, _unavailable)

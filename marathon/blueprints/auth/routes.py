@@ -6,6 +6,7 @@ from jwt.exceptions import PyJWTError
 
 from marathon.blueprints.auth import schemas, services
 from marathon.core.errors import DomainError
+from marathon.core.limits import failed_logins, per_ip
 from marathon.core.net import client_ip
 from marathon.core.security import BEARER, current_user_id, issue_tokens, revoke
 
@@ -14,6 +15,8 @@ blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="Accoun
 
 @blp.route("/signup")
 class Signup(MethodView):
+    decorators = [per_ip("RATELIMIT_SIGNUP_PER_IP")]
+
     @blp.arguments(schemas.SignupSchema)
     @blp.response(201, schemas.UserSchema)
     @blp.alt_response(409, description="email_taken or identity_taken")
@@ -24,9 +27,12 @@ class Signup(MethodView):
 
 @blp.route("/login")
 class Login(MethodView):
+    decorators = [failed_logins(), per_ip("RATELIMIT_LOGIN_PER_IP")]
+
     @blp.arguments(schemas.LoginSchema)
     @blp.response(200, schemas.TokensSchema)
     @blp.alt_response(401, description="wrong email or password")
+    @blp.alt_response(429, description="rate_limited: too many failed logins for this email from this address")
     def post(self, body):
         """Exchange email and password for an access and a refresh token."""
         user = services.authenticate(body["email"], body["password"])

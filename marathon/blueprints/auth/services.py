@@ -136,3 +136,10 @@ def make_admin(email, password):
     user.password_hash = password_hasher().hash(password)
     db.session.commit()
     return user
+
+
+def signup_records():
+    """(id, email, name, created_at, signup_ip) of every account, for the bot review."""
+    return db.session.execute(
+        db.select(User.id, User.email, User.name, User.created_at, User.signup_ip)
+    ).all()

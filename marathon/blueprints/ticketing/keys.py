@@ -64,6 +64,19 @@ class RaceKeys:
         """STREAM: the joins and leaves not yet journaled to the database."""
         return self._key("joins")
 
+    def pow_used(self, challenge):
+        """STRING with a TTL: this proof-of-work challenge has been spent on a join (set inside the JOIN script)."""
+        return self._key("pow", challenge)
+
+    def pow_asked(self, second):
+        """STRING with a TTL: how many challenges were asked for during this second (epoch s), for the spike rule."""
+        return self._key("powrate", second)
+
+    @property
+    def cadence(self):
+        """HASH: '<user>:n' status polls, '<user>:r' polls exactly at retry_after_s, '<user>:e' polls too soon."""
+        return self._key("cadence")
+
     @property
     def active(self):
         """The set of races with live lines, for the workers' rounds (not race-tagged: it spans races)."""

@@ -14,7 +14,7 @@ from marathon.extensions import redis_store
 EARLY_FRACTION = 0.8
 CODES = {
     "sale_not_open": 403, "already_in_line": 409, "already_registered": 409, "sold_out": 409,
-    "token_revoked": 401, "too_soon": 429, "unknown_bucket": 503,
+    "token_revoked": 401, "too_soon": 429, "unknown_bucket": 503, "bad_pow": 400,
 }
 MESSAGES = {
     "sale_not_open": "the sale of this race is not open",
@@ -24,6 +24,7 @@ MESSAGES = {
     "token_revoked": "the token has been revoked",
     "too_soon": "asked sooner than retry_after_s said",
     "unknown_bucket": "the line is being restored; try again shortly",
+    "bad_pow": "this proof of work has already been used for a join; ask for a new challenge",
 }
 ENDED = {"expired": "expired", "skipped": "expired", "sold_out": "sold_out", "left": "left", "cancelled": "left",
          "voided": "left"}
@@ -35,7 +36,7 @@ def _scripts():
         client = redis_store.client
         scripts = {name: client.register_script(getattr(lua, name)) for name in (
             "JOIN", "STATUS", "LEAVE", "POP", "FINISH", "TRANSITION", "CLOSE_LOBBY", "PLACE_LOBBY", "UNLOCK",
-            "SELL_OUT")}
+            "SELL_OUT", "CLAIM")}
         current_app.extensions["line_scripts"] = scripts
     return scripts
 
@@ -49,7 +50,9 @@ def _refuse(reason, detail=None, state=None):
     message = MESSAGES.get(reason, reason)
     if reason == "too_soon":
         wait_s = max(1, -(-int(detail) // 1000))
-        headers["Retry-After"] = wait_s
+        # the same headers as flask-limiter's: one status request per retry_after_s
+        headers.update({"Retry-After": wait_s, "X-RateLimit-Limit": 1, "X-RateLimit-Remaining": 0,
+                        "X-RateLimit-Reset": int(now().timestamp()) + wait_s})
     if reason == "unknown_bucket":
         headers["Retry-After"] = 2
     if state:
@@ -58,14 +61,17 @@ def _refuse(reason, detail=None, state=None):
                       status=CODES.get(reason, 409), headers=headers)
 
 
-def join(race_id, bucket_id, user_id, jti, ip="", pow_ms=""):
-    """Put the runner at the back of the bucket's line (or in its lobby); raises DomainError with the reason."""
+def join(race_id, bucket_id, user_id, jti, ip="", proof=None):
+    """Put the runner at the back of the bucket's line (or in its lobby), spending the proof of work if one is given;
+    raises DomainError with the reason."""
     keys = RaceKeys(race_id)
-    result = script("JOIN")(
-        keys=[keys.sale, keys.who, keys.bucket(bucket_id), keys.line(bucket_id), keys.lobby(bucket_id), keys.seen,
-              keys.next_ok, keys.joins, REVOKED_PREFIX + jti],
-        args=[user_id, bucket_id, to_ms(now()), ip or "", pow_ms if pow_ms is not None else "", EARLY_FRACTION],
-    )
+    join_keys = [keys.sale, keys.who, keys.bucket(bucket_id), keys.line(bucket_id), keys.lobby(bucket_id), keys.seen,
+                 keys.next_ok, keys.joins, REVOKED_PREFIX + jti]
+    args = [user_id, bucket_id, to_ms(now()), ip or "", proof.solve_ms if proof else "", EARLY_FRACTION]
+    if proof is not None:
+        join_keys.append(proof.spent_key)
+        args.append(proof.ttl_ms)
+    result = script("JOIN")(keys=join_keys, args=args)
     if text(result[0]) == "err":
         _refuse(text(result[1]), state=text(result[2]) if len(result) > 2 and result[1] == b"sale_not_open" else None)
     _, arrival, ahead, retry, in_lobby, _state = result
@@ -77,7 +83,7 @@ def status(race_id, user_id, jti, enforce_interval=True):
     """The runner's place in the race: waiting, admitted (with the hold), confirmed or ended; None if none."""
     keys = RaceKeys(race_id)
     result = script("STATUS")(
-        keys=[keys.who, keys.seen, keys.next_ok, REVOKED_PREFIX + jti, keys.sale],
+        keys=[keys.who, keys.seen, keys.next_ok, REVOKED_PREFIX + jti, keys.sale, keys.cadence],
         args=[user_id, to_ms(now()), keys.prefix, EARLY_FRACTION, 1 if enforce_interval else 0],
     )
     kind = text(result[0])
@@ -130,6 +136,12 @@ def transition(race_id, user_id, allowed, new_kind, tail="", hold_id="", fallbac
 def mark_registered(race_id, user_id, bucket_id, registration_id):
     """A paid hold: the runner is registered."""
     transition(race_id, user_id, "HLX", "R", str(registration_id), fallback=f"R|{bucket_id}|0|{registration_id}")
+
+
+def claim_registered(race_id, user_id, bucket_id, arrival, registration_id):
+    """Make the runner registered in Redis unless they wait, hold a place or are registered; returns whether it did."""
+    value = f"R|{bucket_id}|{arrival}|{registration_id}"
+    return bool(script("CLAIM")(keys=[RaceKeys(race_id).who], args=[user_id, value]))
 
 
 def mark_place_freed(race_id, user_id, bucket_id, reason):
@@ -201,3 +213,12 @@ def bucket_figures(race):
         figures[bucket_id] = {"capacity": capacity, "held": held, "confirmed": confirmed,
                               "admitted_total": admitted, "waiting": line_size + lobby_size + pending}
     return figures
+
+
+def status_cadence(race_id):
+    """user id -> (status polls, polls right at retry_after_s, polls too soon), from the STATUS script's counters."""
+    counts = {}
+    for field, value in redis_store.client.hgetall(RaceKeys(race_id).cadence).items():
+        user, kind = text(field).rsplit(":", 1)
+        counts.setdefault(int(user), {"n": 0, "r": 0, "e": 0})[kind] = int(value)
+    return {user: (c["n"], c["r"], c["e"]) for user, c in counts.items()}

@@ -41,10 +41,11 @@ local function retry_after(ahead, free, rate)
 end
 """
 
-# KEYS: sale, who, bucket, line, lobby, seen, next_ok, joins, revoked
-# ARGV: user, bucket id, now ms, ip, pow ms, min interval fraction
+# KEYS: sale, who, bucket, line, lobby, seen, next_ok, joins, revoked, and only with proof of work: the proof's spent key
+# ARGV: user, bucket id, now ms, ip, pow ms, min interval fraction, and with proof of work: how long to remember it (ms)
 JOIN = PRELUDE + r"""
 if redis.call('EXISTS', KEYS[9]) == 1 then return {'err', 'token_revoked'} end
+if KEYS[10] and redis.call('EXISTS', KEYS[10]) == 1 then return {'err', 'bad_pow'} end
 local user, bid, now = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local sale = redis.call('HMGET', KEYS[1], 'lobby_ms', 'opens_ms', 'closes_ms', 'manual', 'shuffled')
 local state = sale_state(sale, now)
@@ -78,10 +79,12 @@ if in_lobby then retry = 5 end
 redis.call('HSET', KEYS[7], user, now + math.floor(retry * 1000 * tonumber(ARGV[6])))
 redis.call('XADD', KEYS[8], '*', 't', 'j', 'u', user, 'b', bid, 'a', arrival, 'l', in_lobby and '1' or '0',
   'ms', now, 'ip', ARGV[4], 'pow', ARGV[5])
+-- a proof of work is good for one join
+if KEYS[10] then redis.call('SET', KEYS[10], user, 'PX', ARGV[7]) end
 return {'ok', arrival, ahead, retry, in_lobby and 1 or 0, state}
 """
 
-# KEYS: who, seen, next_ok, revoked, sale
+# KEYS: who, seen, next_ok, revoked, sale, cadence
 # ARGV: user, now ms, key prefix of the race ('m:{r1}:'), min interval fraction, enforce interval (1/0)
 STATUS = PRELUDE + r"""
 if redis.call('EXISTS', KEYS[4]) == 1 then return {'err', 'token_revoked'} end
@@ -93,7 +96,20 @@ if not current then
   return {'none'}
 end
 local earliest = tonumber(redis.call('HGET', KEYS[3], user))
-if ARGV[5] == '1' and earliest and now < earliest then return {'err', 'too_soon', earliest - now} end
+if ARGV[5] == '1' and earliest and now < earliest then
+  redis.call('HINCRBY', KEYS[6], user .. ':e', 1)
+  return {'err', 'too_soon', earliest - now}
+end
+-- the bot review's cadence counters: polls, and polls within 30 ms of retry_after_s or of the earliest allowed moment
+-- (a script's timer; a browser's timer plus a mobile network's jitter rarely hits that window poll after poll)
+local last = tonumber(redis.call('HGET', KEYS[2], user))
+redis.call('HINCRBY', KEYS[6], user .. ':n', 1)
+if last and earliest and earliest > last then
+  local gap, allowed = now - last, earliest - last
+  if gap - allowed < 30 or math.abs(gap - allowed / tonumber(ARGV[4])) < 30 then
+    redis.call('HINCRBY', KEYS[6], user .. ':r', 1)
+  end
+end
 redis.call('HSET', KEYS[2], user, now)
 local f = split(current)
 local kind, bid, arrival = f[1], f[2], f[3]
@@ -217,6 +233,19 @@ if ARGV[5] ~= '' and f[4] ~= ARGV[5] then return 0 end
 local value = ARGV[3] .. '|' .. f[2] .. '|' .. f[3]
 if ARGV[4] ~= '' then value = value .. '|' .. ARGV[4] end
 redis.call('HSET', KEYS[1], ARGV[1], value)
+return 1
+"""
+
+# Gives a runner a place that came to them another way (an official transfer), unless they already wait, hold a place
+# or are registered in the race: then nothing changes and 0 comes back.
+# KEYS: who ; ARGV: user, value
+CLAIM = r"""
+local current = redis.call('HGET', KEYS[1], ARGV[1])
+if current then
+  local kind = string.sub(current, 1, 1)
+  if kind == 'L' or kind == 'H' or kind == 'R' then return 0 end
+end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 return 1
 """
 

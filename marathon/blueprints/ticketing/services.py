@@ -2,8 +2,8 @@
 from sqlalchemy import select, update
 
 from marathon.blueprints.auth import services as accounts
-from marathon.blueprints.ticketing import line
-from marathon.blueprints.ticketing.models import Course, Hold, PaceGroup, Race, Registration
+from marathon.blueprints.ticketing import journal, line
+from marathon.blueprints.ticketing.models import Course, Hold, LineEntry, PaceGroup, Race, Registration
 from marathon.core.clock import now
 from marathon.core.errors import DomainError, NotFound
 from marathon.core.ids import record_id
@@ -196,3 +196,32 @@ def release_hold(race_id, user_id):
     if released:
         line.transition(race_id, user_id, "H", "X", "left", hold_id=str(hold.id))
     return bool(released)
+
+
+def get_registration(registration_id):
+    """Any registration, for organisers; raises NotFound (registration_not_found)."""
+    registration = db.session.get(Registration, int(registration_id))
+    if registration is None:
+        raise NotFound(f"no registration {registration_id}", "registration_not_found")
+    return registration
+
+
+def race_joins(race_id):
+    """Every journaled join of the race (the journal flushed first), as dicts, in order of joining."""
+    journal.flush_joins(race_id)
+    rows = db.session.execute(
+        select(LineEntry).filter_by(race_id=race_id).order_by(LineEntry.joined_at, LineEntry.id)
+    ).scalars().all()
+    return [{"user_id": e.user_id, "bucket_id": e.bucket_id, "arrival": e.arrival, "lobby": e.lobby,
+             "joined_at": e.joined_at, "ip": e.ip, "pow_ms": e.pow_ms, "status": e.status} for e in rows]
+
+
+def race_registrations(race_id):
+    """user id -> (registration id, status) of the race's registrations (a confirmed one wins over older ones)."""
+    found = {}
+    for registration in db.session.execute(
+        select(Registration).filter_by(race_id=race_id).order_by(Registration.id)
+    ).scalars():
+        if registration.user_id not in found or registration.status == "confirmed":
+            found[registration.user_id] = (registration.id, registration.status)
+    return found

@@ -1,0 +1,233 @@
+"""Orders: one per hold, priced by the server, charged with the provider once and registered once."""
+import hashlib
+import logging
+import secrets
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from marathon.blueprints.payment import refunds
+from marathon.blueprints.payment.models import Order
+from marathon.blueprints.payment.providers import provider
+from marathon.blueprints.payment.providers.base import PaymentDeclined
+from marathon.blueprints.ticketing import services as ticketing
+from marathon.blueprints.ticketing.services import HoldExpired
+from marathon.core.clock import now, to_ms
+from marathon.core.errors import DomainError, NotFound
+from marathon.extensions import db, redis_store
+
+log = logging.getLogger(__name__)
+
+IN_FLIGHT = ("confirming", "charged")
+REGISTRATION_FIELDS = ("id", "bib", "course", "pace_group", "corral")
+
+
+def create_order(hold_id, user_id):
+    """The caller's order for their hold: a new one, or the one already made for it.
+    Raises NotFound (hold_not_found) or HoldExpired."""
+    hold = ticketing.hold_for_payment(hold_id, user_id)
+    existing = _order_of_hold(hold.id)
+    if existing is not None:
+        return existing
+    order = Order(
+        order_id="ord_" + secrets.token_urlsafe(18), user_id=hold.user_id, hold_id=hold.id, race_id=hold.race_id,
+        amount=hold.amount, currency="KRW", order_name=_order_name(hold), provider=provider().name,
+        status="pending",
+    )
+    db.session.add(order)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()  # a concurrent post for the same hold made it first
+        order = _order_of_hold(hold.id)
+    return order
+
+
+def _order_name(hold):
+    race = ticketing.get_race(hold.race_id)
+    bucket = next((group for course in race.courses for group in course.pace_groups if group.id == hold.bucket_id),
+                  None)
+    line = f" {bucket.course.code} {bucket.label}" if bucket is not None else ""
+    return f"{race.name}{line}"[:100]
+
+
+def _order_of_hold(hold_id):
+    return db.session.execute(select(Order).filter_by(hold_id=int(hold_id))).scalar_one_or_none()
+
+
+def order_of(order_id, user_id):
+    """The caller's own order; raises NotFound (order_not_found) for anyone else's."""
+    order = db.session.execute(select(Order).filter_by(order_id=str(order_id))).scalar_one_or_none()
+    if order is None or order.user_id != int(user_id):
+        raise NotFound("no such order of yours", "order_not_found")
+    return order
+
+
+def order_view(order):
+    """The contract's fields of an order, with what the payment widget needs."""
+    return {"order_id": order.order_id, "amount": order.amount, "currency": order.currency,
+            "provider": order.provider, "status": order.status, "checkout": provider().checkout(order)}
+
+
+def confirm_order(order_id, user_id, payment_key, amount, blood_type=None, emergency_contact=None):
+    """Charge the order once and register the runner once; a repeat gets the same answer.
+    Raises NotFound, DomainError 409 amount_mismatch / payment_in_progress / order_refunded, PaymentDeclined,
+    PaymentNotFound, ProviderUnavailable, HoldExpired (after refunding a charge that came too late)."""
+    order = order_of(order_id, user_id)
+    if int(amount) != order.amount:
+        raise DomainError(f"the amount of this order is {order.amount} KRW", "amount_mismatch",
+                          errors={"json": {"amount": [f"must be {order.amount}"]}})
+    for _attempt in range(3):
+        answer = _final_answer(order, payment_key)
+        if answer is not None:
+            return answer
+        if _claim(order, payment_key):
+            return _charge_and_register(order, blood_type, emergency_contact)
+        _wait_for_outcome(order)
+        order = order_of(order_id, user_id)
+    raise DomainError("this payment is being confirmed; ask again shortly", "payment_in_progress",
+                      headers={"Retry-After": 1})
+
+
+def _final_answer(order, payment_key):
+    """The answer an order in this state gives without a new attempt, or None; raises the final errors."""
+    if order.status == "paid":
+        return confirmation(order)
+    if order.status == "void":
+        raise HoldExpired("the hold expired before the payment arrived; any charge has been refunded")
+    if order.status == "refunded":
+        raise DomainError("this order was refunded", "order_refunded")
+    if order.status == "pending" and order.failure == "payment_declined" and order.payment_key == payment_key:
+        raise PaymentDeclined("this payment was declined; pay again with another card")
+    if order.status == "pending":
+        try:
+            ticketing.hold_for_payment(order.hold_id, order.user_id)
+        except HoldExpired:
+            # nothing was charged: the order ends here, and no money is taken for a place that is gone
+            db.session.rollback()
+            db.session.execute(update(Order).where(Order.id == order.id, Order.status == "pending")
+                               .values(status="void", failure="hold_expired"))
+            db.session.commit()
+            raise
+    return None
+
+
+def _claim(order, payment_key):
+    """Make this caller the only one that talks to the provider about the order; returns whether it is.
+    A conditional UPDATE: on PostgreSQL it takes the row's lock, on SQLite the database's write lock, and
+    concurrent callers see the claim once it is committed; no lock is held during the provider call."""
+    moment = now()
+    # a key that was just declined is not tried again, even by a caller that read the order before the decline
+    not_declined = or_(Order.failure.is_(None), Order.failure != "payment_declined", Order.payment_key.is_(None),
+                       Order.payment_key != payment_key)
+    taken = db.session.execute(
+        update(Order).where(Order.id == order.id, Order.status == "pending", not_declined)
+        .values(status="confirming", payment_key=payment_key, failure=None, claimed_at=moment)
+    ).rowcount
+    if not taken:
+        # a claim whose holder died keeps the payment key it used: repeating with it is safe (idempotency key)
+        stale = moment - timedelta(seconds=current_app.config["PAYMENT_CLAIM_STALE_SECONDS"])
+        taken = db.session.execute(
+            update(Order).where(Order.id == order.id, Order.status.in_(IN_FLIGHT), Order.claimed_at < stale)
+            .values(claimed_at=moment)
+        ).rowcount
+    db.session.commit()
+    db.session.refresh(order)
+    return bool(taken)
+
+
+def _charge_and_register(order, blood_type, emergency_contact):
+    if order.status == "confirming":
+        try:
+            charge = provider().confirm(order.payment_key, order.order_id, order.amount, confirm_key(order))
+        except Exception as error:
+            _release(order, getattr(error, "reason", None) or "error")
+            raise
+        order.status, order.provider_answer = "charged", charge.answer
+        db.session.commit()
+    return settle_charge(order, blood_type, emergency_contact)
+
+
+def settle_charge(order, blood_type=None, emergency_contact=None):
+    """Turn a charged order into a registration, or refund it when the hold is gone. Raises HoldExpired."""
+    claim = _claim_key(order)
+    try:
+        registration = ticketing.confirm_hold(order.hold_id, order.user_id, blood_type, emergency_contact)
+    except HoldExpired:
+        db.session.rollback()
+        refunds.refund_order(order, "the hold expired before the payment arrived", actor="system")
+        db.session.execute(update(Order).where(Order.id == order.id).values(status="void", failure="hold_expired"))
+        db.session.commit()
+        _wake(claim)
+        log.warning("order %s was paid after its hold expired; refunded", order.order_id)
+        raise HoldExpired("the hold expired before the payment arrived; the charge has been refunded") from None
+    except Exception:
+        _wake(claim)  # the order stays charged; a later confirm or the webhook finishes it
+        raise
+    order = db.session.get(Order, order.id)
+    order.status, order.registration_id, order.paid_at, order.failure = "paid", registration.id, now(), None
+    db.session.commit()
+    _wake(claim)
+    return confirmation(order)
+
+
+def _release(order, reason):
+    """Give the order back for another attempt (declined, or the provider failed)."""
+    claim = _claim_key(order)
+    db.session.rollback()
+    db.session.execute(update(Order).where(Order.id == order.id, Order.status == "confirming")
+                       .values(status="pending", failure=reason))
+    db.session.commit()
+    _wake(claim)
+
+
+def confirmation(order):
+    """The answer of a paid order: its registration's contract fields."""
+    view = ticketing.registration_view(ticketing.registration_of(order.registration_id, order.user_id))
+    return {"order_id": order.order_id, "status": "paid",
+            "registration": {name: view[name] for name in REGISTRATION_FIELDS}}
+
+
+def confirm_key(order):
+    """The provider's Idempotency-Key of a confirm: one per order and payment key, so a repeat is the same request."""
+    digest = hashlib.sha256(f"{order.order_id}|{order.payment_key}".encode()).hexdigest()[:32]
+    return f"confirm-{order.order_id}-{digest}"
+
+
+def _claim_key(order):
+    return f"m:pay:{{{order.order_id}}}:{to_ms(order.claimed_at) if order.claimed_at else 0}"
+
+
+def _wake(key):
+    """Wake every caller waiting on this claim (they move the element round the list, so none consumes it)."""
+    pipe = redis_store.client.pipeline()
+    pipe.rpush(key, 1)
+    pipe.expire(key, 120)
+    pipe.execute()
+
+
+def _wait_for_outcome(order):
+    """Block (no polling) until the caller holding the claim has finished, or the wait runs out."""
+    if order.status not in IN_FLIGHT:
+        return
+    key = _claim_key(order)
+    db.session.rollback()  # end this read: the next one sees the holder's commit
+    redis_store.client.blmove(key, key, current_app.config["PAYMENT_CONFIRM_WAIT_SECONDS"], "RIGHT", "LEFT")
+
+
+def find_order(order_id):
+    """An order by its public id, whoever's it is (for provider events), or None."""
+    return db.session.execute(select(Order).filter_by(order_id=str(order_id))).scalar_one_or_none()
+
+
+def take_reported_charge(order, payment_key, answer):
+    """Record a charge the provider reports (a webhook) for an order nobody is confirming; returns whether taken."""
+    taken = db.session.execute(
+        update(Order).where(Order.id == order.id, Order.status == "pending")
+        .values(status="charged", payment_key=payment_key, provider_answer=answer, failure=None, claimed_at=now())
+    ).rowcount
+    db.session.commit()
+    db.session.refresh(order)
+    return bool(taken)

@@ -1,0 +1,77 @@
+"""Provider events: verified, kept once per event id, and applied so that repeats and late arrivals change nothing."""
+import logging
+
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from marathon.blueprints.payment import refunds, services
+from marathon.blueprints.payment.models import WebhookEvent
+from marathon.blueprints.payment.providers import provider
+from marathon.blueprints.ticketing.services import HoldExpired
+from marathon.extensions import db
+
+log = logging.getLogger(__name__)
+
+FINISHED = ("processed", "ignored")
+
+
+def receive(body, headers):
+    """Verify a webhook delivery and apply its event once; returns {status, outcome}.
+    Raises BadSignature (400) when it cannot be verified."""
+    event = provider().verify_event(body, headers, current_app.config["PAYMENT_WEBHOOK_SECRET"])
+    record = _record(event)
+    if record is None:
+        return {"status": "duplicate", "outcome": "this event was handled before"}
+    changed, outcome = _apply(event)
+    record = db.session.get(WebhookEvent, record.id)
+    record.status, record.outcome = ("processed" if changed else "ignored"), outcome[:200]
+    db.session.commit()
+    return {"status": record.status, "outcome": record.outcome}
+
+
+def _record(event):
+    """Keep the event; None when it was already handled (a replay, or the provider's retry)."""
+    record = WebhookEvent(event_id=event.event_id[:200], event_type=event.event_type[:50],
+                          order_id=event.order_id[:64], status="received", payload=event.payload)
+    db.session.add(record)
+    try:
+        db.session.commit()
+        return record
+    except IntegrityError:
+        db.session.rollback()
+    record = db.session.execute(select(WebhookEvent).filter_by(event_id=event.event_id[:200])).scalar_one()
+    # one that arrived before but was not finished (the process died) is applied again: applying is idempotent
+    return None if record.status in FINISHED else record
+
+
+def _apply(event):
+    """Apply a verified event; returns (changed anything, what happened)."""
+    order = services.find_order(event.order_id)
+    if order is None:
+        return False, "no such order"
+    if order.payment_key and event.payment_key and event.payment_key != order.payment_key \
+            and order.status not in ("pending",):
+        return False, "the event is about another payment of this order"
+    if event.status == "DONE":
+        return _payment_done(order, event)
+    if event.status in ("CANCELED", "PARTIAL_CANCELED"):
+        outcome = refunds.record_provider_refund(order, event.payload)
+        return outcome == "refunded", outcome
+    return False, f"nothing to do for {event.status}"
+
+
+def _payment_done(order, event):
+    """The provider says the money was taken: finish an order whose confirm never reached us."""
+    if order.status != "pending":
+        return False, f"order is {order.status}"
+    if event.amount != order.amount:
+        log.error("order %s: provider reports %s KRW, the order is %s", order.order_id, event.amount, order.amount)
+        return False, "amount does not match the order"
+    if not services.take_reported_charge(order, event.payment_key, event.payload):
+        return False, "another caller is confirming this order"
+    try:
+        services.settle_charge(order)
+    except HoldExpired:
+        return True, "hold expired: refunded"
+    return True, "registered"

@@ -1,0 +1,66 @@
+"""Registrations: the caller's own, and the official transfer (the payment blueprint owns cancel)."""
+import marshmallow as ma
+from flask.views import MethodView
+from flask_jwt_extended import jwt_required
+from marshmallow import validate
+
+from marathon.blueprints.ticketing import services, transfers
+from marathon.blueprints.ticketing.blueprint import blp
+from marathon.core.security import BEARER, current_user_id
+
+
+class RegistrationSchema(ma.Schema):
+    id = ma.fields.Integer()
+    race = ma.fields.String(metadata={"description": "the race's slug"})
+    race_id = ma.fields.Integer()
+    course = ma.fields.String()
+    pace_group = ma.fields.String()
+    corral = ma.fields.String()
+    bib = ma.fields.Integer()
+    status = ma.fields.String(metadata={"description": "confirmed, cancelled or voided"})
+    runner_name = ma.fields.String()
+    blood_type = ma.fields.String(allow_none=True)
+    emergency_contact = ma.fields.String(allow_none=True)
+    amount_paid = ma.fields.Integer()
+
+
+class TransferSchema(ma.Schema):
+    to_email = ma.fields.Email(required=True, validate=validate.Length(max=254))
+    blood_type = ma.fields.String(required=True, validate=validate.OneOf(services.BLOOD_TYPES))
+    emergency_contact = ma.fields.String(required=True, validate=validate.Length(min=1, max=100))
+
+
+@blp.route("/registrations")
+class MyRegistrations(MethodView):
+    @jwt_required()
+    @blp.response(200, RegistrationSchema(many=True))
+    @blp.doc(security=BEARER)
+    def get(self):
+        """The caller's registrations, newest first."""
+        return [services.registration_view(r) for r in services.registrations_of(current_user_id())]
+
+
+@blp.route("/registrations/<int:registration_id>")
+class MyRegistration(MethodView):
+    @jwt_required()
+    @blp.response(200, RegistrationSchema)
+    @blp.doc(security=BEARER)
+    @blp.alt_response(404, description="registration_not_found: not yours, or none")
+    def get(self, registration_id):
+        """One of the caller's registrations."""
+        return services.registration_view(services.registration_of(registration_id, current_user_id()))
+
+
+@blp.route("/registrations/<int:registration_id>/transfer")
+class TransferRegistration(MethodView):
+    @jwt_required()
+    @blp.arguments(TransferSchema)
+    @blp.response(200, RegistrationSchema)
+    @blp.doc(security=BEARER)
+    @blp.alt_response(404, description="unknown_recipient, or registration_not_found")
+    @blp.alt_response(409, description="recipient_registered, transfer_closed or not_transferable")
+    def post(self, body, registration_id):
+        """Transfer the bib to another runner's account at face value: same bib, the new runner's name, blood type
+        and emergency contact."""
+        registration = transfers.transfer_registration(registration_id, current_user_id(), **body)
+        return services.registration_view(registration)

@@ -1,0 +1,133 @@
+"""Rate limits: every 429 in the contract's shape with Retry-After and X-RateLimit-*, and a hot path that pays nothing."""
+import redis
+from sqlalchemy import event
+
+from marathon.extensions import db
+from tests.conftest import PASSWORD
+from tests.factories import make_race
+
+
+def join(client, headers):
+    return client.post("/api/v1/races/test-race/queue", json={"course": "10K", "pace_group": "5"}, headers=headers)
+
+
+def me(client, headers):
+    return client.get("/api/v1/races/test-race/queue/me", headers=headers)
+
+
+def assert_limited(response, reason="rate_limited"):
+    assert response.status_code == 429, response.get_json()
+    body = response.get_json()
+    assert body["code"] == 429 and body["status"] == "Too Many Requests" and body["reason"] == reason
+    assert int(response.headers["Retry-After"]) >= 1
+    assert response.headers["X-RateLimit-Limit"] and response.headers["X-RateLimit-Remaining"] == "0"
+    assert int(response.headers["X-RateLimit-Reset"]) > 0
+
+
+def test_status_hammering_is_429_with_retry_after(app, client, users, clock):
+    with app.app_context():
+        make_race(clock, opens_in_s=-1)
+    headers = users.headers()
+    retry = join(client, headers).get_json()["retry_after_s"]
+    for _ in range(5):
+        assert_limited(me(client, headers), reason="too_soon")
+    clock.advance(retry)
+    assert me(client, headers).status_code == 200
+
+
+def test_status_per_address_when_on(app, client, users, clock):
+    app.config.update(RATE_LIMIT_BY_IP=True, RATELIMIT_STATUS_PER_IP="3/minute")
+    with app.app_context():
+        make_race(clock, opens_in_s=-1)
+    headers = users.headers()
+    join(client, headers)
+    answers = []
+    for _ in range(4):
+        clock.advance(10)
+        answers.append(me(client, headers))
+    assert [a.status_code for a in answers[:3]] == [200, 200, 200]
+    assert answers[0].headers["X-RateLimit-Limit"] == "3"
+    assert_limited(answers[3])
+    # the same runners behind another address are not affected
+    other = client.get("/api/v1/races/test-race/queue/me", headers=headers,
+                       environ_base={"REMOTE_ADDR": "10.1.2.3"})
+    assert other.status_code == 200
+
+
+def test_password_guessing_is_429(app, client, users):
+    victim, bystander = users.signup(), users.signup()
+    wrong = {"email": victim["email"], "password": "not the password"}
+    limit = int(app.config["RATELIMIT_LOGIN_PER_ACCOUNT"].split("/")[0])
+    for _ in range(limit):
+        assert client.post("/api/v1/auth/login", json=wrong).status_code == 401
+    assert_limited(client.post("/api/v1/auth/login", json=wrong))
+    # while the guessing window lasts, even the right password from that address waits
+    assert_limited(client.post("/api/v1/auth/login", json={"email": victim["email"], "password": PASSWORD}))
+    # other accounts, and the victim from another address, are not locked out
+    assert users.login(bystander["email"])["access_token"]
+    elsewhere = client.post("/api/v1/auth/login", json={"email": victim["email"], "password": PASSWORD},
+                            environ_base={"REMOTE_ADDR": "10.9.9.9"})
+    assert elsewhere.status_code == 200
+
+
+def test_successful_logins_do_not_count_as_guesses(app, client, users):
+    user = users.signup()
+    limit = int(app.config["RATELIMIT_LOGIN_PER_ACCOUNT"].split("/")[0])
+    for _ in range(limit + 2):
+        users.login(user["email"])
+
+
+def test_logins_and_signups_per_address_when_on(app, client, users):
+    app.config.update(RATE_LIMIT_BY_IP=True, RATELIMIT_LOGIN_PER_IP="4/minute", RATELIMIT_SIGNUP_PER_IP="2/minute")
+    users.signup()
+    users.signup()
+    third = client.post("/api/v1/auth/signup", json={"email": "x@example.com", "password": PASSWORD, "name": "X",
+                                                     "birth_date": "1990-01-01", "phone": "010-9999-0000"})
+    assert_limited(third)
+    for index in range(4):
+        client.post("/api/v1/auth/login", json={"email": f"nobody{index}@example.com", "password": "guess guess"})
+    assert_limited(client.post("/api/v1/auth/login", json={"email": "runner1@example.com", "password": PASSWORD}))
+
+
+def test_join_per_address_when_on(app, client, users, clock):
+    app.config.update(RATE_LIMIT_BY_IP=True, RATELIMIT_JOIN_PER_IP="2/minute")
+    with app.app_context():
+        make_race(clock, opens_in_s=-1)
+    runners = [users.headers() for _ in range(3)]
+    assert join(client, runners[0]).status_code == 202
+    assert join(client, runners[1]).status_code == 202
+    assert_limited(join(client, runners[2]))
+
+
+def test_join_and_status_pay_one_redis_round_trip_and_no_sql(app, client, users, clock, redis_server, monkeypatch):
+    """The hot path with RATE_LIMIT_BY_IP off and no proof of work: one Redis round trip each, no SQL."""
+    with app.app_context():
+        make_race(clock, opens_in_s=-1)
+    first, second = users.headers(), users.headers()
+    assert join(client, first).status_code == 202  # warms the race catalogue and the scripts
+    clock.advance(10)
+    assert me(client, first).status_code == 200
+    sent, statements = [], []
+    real_send = redis.connection.AbstractConnection.send_packed_command
+
+    def counting_send(connection, command, *args, **kwargs):
+        sent.append(command)
+        return real_send(connection, command, *args, **kwargs)
+
+    def count(*_args):
+        statements.append(1)
+
+    monkeypatch.setattr(redis.connection.AbstractConnection, "send_packed_command", counting_send)
+    with app.app_context():
+        event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        assert join(client, second).status_code == 202
+        clock.advance(10)
+        assert me(client, second).status_code == 200
+    finally:
+        with app.app_context():
+            event.remove(db.engine, "before_cursor_execute", count)
+    assert len(sent) == 2, sent
+    assert statements == []
+    probe = redis.Redis.from_url(redis_server.url)
+    assert not probe.keys("*LIMITER*") and not probe.keys("m:rl*")
