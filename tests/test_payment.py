@@ -224,3 +224,19 @@ def test_payment_endpoints_need_a_token(client):
     assert client.post("/api/v1/payments", json={"hold_id": 1}).status_code == 401
     assert client.post("/api/v1/payments/ord_x/confirm", json={"payment_key": "fake_ok", "amount": 1}).status_code == 401
     assert client.post("/api/v1/registrations/1/cancel").status_code == 401
+
+
+def test_emergency_information_can_be_given_right_after_paying(app, client, users, clock, fake):
+    (runner,), (hold,) = admitted(app, client, users, clock)
+    paid = confirm(client, runner, order(client, runner, hold).get_json()["order_id"])
+    registration_id = paid.get_json()["registration"]["id"]
+    patched = client.patch(f"/api/v1/registrations/{registration_id}",
+                           json={"blood_type": "AB-", "emergency_contact": "010-9876-5432 (brother)"}, headers=runner)
+    assert patched.status_code == 200, patched.get_json()
+    assert (patched.get_json()["blood_type"], patched.get_json()["emergency_contact"]) == ("AB-", "010-9876-5432 (brother)")
+    bad = client.patch(f"/api/v1/registrations/{registration_id}", json={"blood_type": "Z", "emergency_contact": "x"},
+                       headers=runner)
+    assert bad.status_code == 422 and "blood_type" in bad.get_json()["errors"]["json"]
+    other = client.patch(f"/api/v1/registrations/{registration_id}",
+                         json={"blood_type": "A+", "emergency_contact": "x"}, headers=users.headers())
+    assert other.status_code == 404

@@ -30,6 +30,11 @@ class TransferSchema(ma.Schema):
     emergency_contact = ma.fields.String(required=True, validate=validate.Length(min=1, max=100))
 
 
+class EmergencyInfoSchema(ma.Schema):
+    blood_type = ma.fields.String(required=True, validate=validate.OneOf(services.BLOOD_TYPES))
+    emergency_contact = ma.fields.String(required=True, validate=validate.Length(min=1, max=100))
+
+
 @blp.route("/registrations")
 class MyRegistrations(MethodView):
     @jwt_required()
@@ -49,6 +54,16 @@ class MyRegistration(MethodView):
     def get(self, registration_id):
         """One of the caller's registrations."""
         return services.registration_view(services.registration_of(registration_id, current_user_id()))
+
+    @jwt_required()
+    @blp.arguments(EmergencyInfoSchema)
+    @blp.response(200, RegistrationSchema)
+    @blp.doc(security=BEARER)
+    @blp.alt_response(404, description="registration_not_found: not yours, or none")
+    def patch(self, body, registration_id):
+        """Set the blood type and emergency contact printed on the caller's bib."""
+        registration = services.set_emergency_info(registration_id, current_user_id(), **body)
+        return services.registration_view(registration)
 
 
 @blp.route("/registrations/<int:registration_id>/transfer")

@@ -77,7 +77,7 @@ class RaceSpecSchema(ma.Schema):
     sale_opens_at = ma.fields.AwareDateTime(required=True)
     sale_closes_at = ma.fields.AwareDateTime(required=True)
     lobby_minutes = ma.fields.Integer(strict=True, load_default=30, validate=validate.Range(min=0, max=24 * 60))
-    hold_seconds = ma.fields.Integer(strict=True, load_default=600, validate=validate.Range(min=30, max=24 * 3600))
+    hold_seconds = ma.fields.Integer(strict=True, load_default=600, validate=validate.Range(min=10, max=24 * 3600))
     pow_difficulty = ma.fields.Integer(strict=True, load_default=50000, validate=validate.Range(min=0, max=10_000_000))
     refund_until = ma.fields.AwareDateTime(required=True)
     transfer_until = ma.fields.AwareDateTime()
