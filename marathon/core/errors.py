@@ -110,11 +110,24 @@ def _unavailable(error):
 
 
 def _database_error(error):
+    if isinstance(error, sqlalchemy.exc.DataError):
+        # the database refused a value as data (PostgreSQL: a NUL byte in text, a number out of range): it came
+        # from the request, so it is the caller's error, not ours
+        log.warning("value refused by the database: %s", type(getattr(error, "orig", error)).__name__)
+        db_session_rollback()
+        return error_response(400, "a value in the request cannot be stored", "invalid_value")
     if isinstance(error, (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError)) or getattr(
         error, "connection_invalidated", False
     ):
         return _unavailable(error)
     return _internal(error)
+
+
+def db_session_rollback():
+    """Leave the request's session usable after a failed statement (core knows the extension, not the models)."""
+    from marathon.extensions import db
+
+    db.session.rollback()
 
 
 def _internal(error):
