@@ -269,3 +269,9 @@ def test_race_refs_no_row_can_have_are_404_not_500(client, users, race, ref):
     assert client.get(f"/api/v1/races/{ref}/queue/me", headers=headers).status_code == 404
     joined = client.post(f"/api/v1/races/{ref}/queue", json={"course": "10K", "pace_group": "5"}, headers=headers)
     assert joined.status_code == 404, joined.get_json()
+
+
+def test_a_nul_byte_the_database_cannot_store_is_a_4xx(client):
+    """PostgreSQL refuses NUL in text (psycopg DataError): that is the caller's bad input, never a 500."""
+    answer = client.post("/api/v1/auth/login", json={"email": "a\x00b@example.com", "password": "whatever 123"})
+    assert answer.status_code in (400, 401), answer.get_json()  # 400 invalid_value on PostgreSQL, 401 on SQLite

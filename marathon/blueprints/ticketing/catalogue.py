@@ -33,7 +33,7 @@ def lookup(ref):
     if hit and hit[0] > time.monotonic():
         return hit[1]
     race = db.session.get(Race, record_id(ref)) if record_id(ref) else None
-    if race is None:
+    if race is None and "\x00" not in ref:  # PostgreSQL text cannot hold NUL: no slug has one
         race = db.session.execute(select(Race).filter_by(slug=ref)).scalar_one_or_none()
     if race is None:
         raise NotFound(f"no race {ref!r}", "race_not_found")

@@ -21,7 +21,7 @@ def get_race(ref):
     """The race with this id or slug; raises NotFound (race_not_found)."""
     ref = str(ref)
     race = db.session.get(Race, record_id(ref)) if record_id(ref) else None
-    if race is None:
+    if race is None and "\x00" not in ref:  # PostgreSQL text cannot hold NUL: no slug has one
         race = db.session.execute(select(Race).filter_by(slug=ref)).scalar_one_or_none()
     if race is None:
         raise NotFound(f"no race {ref!r}", "race_not_found")
