@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench clean
+.PHONY: run test bench clean vendor
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,6 +20,15 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# the pages' one browser library, committed as built by its author (no build step); `make vendor` refreshes it
+QRCODE_VERSION := 2.0.4
+VENDOR := marathon/blueprints/pages/static/vendor
+
+vendor:
+	tmp=$$(mktemp -d) && cd $$tmp && npm pack -q qrcode-generator@$(QRCODE_VERSION) >/dev/null \
+	  && tar xzf qrcode-generator-$(QRCODE_VERSION).tgz && cp package/dist/qrcode.mjs $(CURDIR)/$(VENDOR)/qrcode.mjs \
+	  && cp package/package.json $(CURDIR)/$(VENDOR)/qrcode-generator.package.json && rm -rf $$tmp
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache

@@ -41,9 +41,11 @@ def register_extensions(app):
 
 def register_blueprints(app):
     from marathon.blueprints import auth, fairplay, payment, ticketing
+    from marathon.blueprints.pages import bp as pages
     from marathon.health import health
 
     app.register_blueprint(health)
+    app.register_blueprint(pages)
     api.register_blueprint(auth.blp)
     api.register_blueprint(ticketing.blp)
     api.register_blueprint(payment.blp)
