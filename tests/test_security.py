@@ -87,7 +87,7 @@ OWNED = [
     ("POST", "/api/v1/registrations/{id}/cancel", {}),
     ("POST", "/api/v1/registrations/{id}/transfer",
      {"to_email": "runner1@example.com", "blood_type": "A+", "emergency_contact": "010-0000-0000"}),
-    ("PUT", "/api/v1/registrations/{id}/emergency", {"blood_type": "A+", "emergency_contact": "010-0000-0000"}),
+    ("PATCH", "/api/v1/registrations/{id}", {"blood_type": "A+", "emergency_contact": "010-0000-0000"}),
     ("POST", "/api/v1/payments", {"hold_id": "{hold_id}"}),
     ("GET", "/api/v1/holds/{hold_id}", None),
     ("GET", "/api/v1/orders/{order_id}", None),
