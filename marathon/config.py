@@ -64,6 +64,9 @@ class Config:
     # rate limits (flask-limiter on the app's Redis); per address only when RATE_LIMIT_BY_IP is on, and generous,
     # since Korean mobile carriers put many runners behind one address
     RATELIMIT_HEADERS_ENABLED = True
+    # while Redis is away, limits are not counted rather than every response failing in flask-limiter's
+    # after-request header injection (a 500): the routes that need Redis answer 503 by themselves
+    RATELIMIT_SWALLOW_ERRORS = True
     RATELIMIT_STRATEGY = "fixed-window"
     RATELIMIT_KEY_PREFIX = "m:rl"
     RATELIMIT_SIGNUP_PER_IP = "60/minute;600/hour"

@@ -1,6 +1,7 @@
 """One error shape for every failure: flask-smorest's JSON, plus a machine-readable reason."""
 import logging
 
+import marshmallow as ma
 import redis
 import sqlalchemy.exc
 from flask import jsonify
@@ -11,6 +12,16 @@ from werkzeug.http import HTTP_STATUS_CODES
 log = logging.getLogger(__name__)
 
 UNAVAILABLE_RETRY_AFTER_S = 2
+
+
+class ErrorSchema(ma.Schema):
+    """The error body, for the OpenAPI document: flask-smorest's shape plus the machine-readable reason."""
+
+    code = ma.fields.Integer(metadata={"description": "HTTP status code"})
+    status = ma.fields.String(metadata={"description": "HTTP status name"})
+    message = ma.fields.String(metadata={"description": "what went wrong, for people"})
+    reason = ma.fields.String(metadata={"description": "what went wrong, for programs (snake_case)"})
+    errors = ma.fields.Dict(metadata={"description": "per location and field, what is wrong with the input"})
 
 
 class DomainError(Exception):
@@ -99,11 +110,24 @@ def _unavailable(error):
 
 
 def _database_error(error):
+    if isinstance(error, sqlalchemy.exc.DataError):
+        # the database refused a value as data (PostgreSQL: a NUL byte in text, a number out of range): it came
+        # from the request, so it is the caller's error, not ours
+        log.warning("value refused by the database: %s", type(getattr(error, "orig", error)).__name__)
+        db_session_rollback()
+        return error_response(400, "a value in the request cannot be stored", "invalid_value")
     if isinstance(error, (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError)) or getattr(
         error, "connection_invalidated", False
     ):
         return _unavailable(error)
     return _internal(error)
+
+
+def db_session_rollback():
+    """Leave the request's session usable after a failed statement (core knows the extension, not the models)."""
+    from marathon.extensions import db
+
+    db.session.rollback()
 
 
 def _internal(error):

@@ -26,7 +26,9 @@ def per_ip(setting, methods=None):
 
 
 def _login_account_key():
-    body = request.get_json(silent=True) or {}
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):  # a JSON number, list or string: the schema refuses it, the key must not fail
+        body = {}
     email = str(body.get("email", "")).strip().lower()[:254]
     return f"acct:{email}|{client_ip()}"
 

@@ -6,7 +6,7 @@ from flask_smorest import Blueprint
 from marathon.blueprints.fairplay import proof
 from marathon.blueprints.ticketing import catalogue
 from marathon.core.limits import per_ip
-from marathon.core.security import BEARER, access_claims
+from marathon.core.security import BEARER, access_claims, ensure_not_revoked
 
 blp = Blueprint("fairplay", __name__, url_prefix="/api/v1", description="Fair play: proof of work")
 
@@ -32,5 +32,6 @@ class Challenge(MethodView):
     def get(self, race):
         """An ALTCHA challenge for the caller and this race; solve it and send the payload as the join's `pow`."""
         claims = access_claims()
+        ensure_not_revoked(claims)
         entry = catalogue.lookup(race)
         return proof.issue_challenge(entry.race_id, claims["sub"], entry.pow_difficulty, claims["jti"])

@@ -243,5 +243,14 @@ def used_places(race_id):
     return counts
 
 
+def live_race_ids():
+    """Races that still need the workers' rounds: sale not over, or holds still running."""
+    moment = now()
+    ids = set(db.session.execute(select(Race.id).where(Race.sale_closes_at > moment)).scalars())
+    ids |= set(db.session.execute(select(Hold.race_id).where(Hold.status == "active").distinct()).scalars())
+    db.session.rollback()
+    return sorted(ids)
+
+
 def race_of(race_id):
     return db.session.get(Race, race_id, populate_existing=True)

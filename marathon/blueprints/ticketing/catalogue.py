@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from marathon.blueprints.ticketing.models import Race
 from marathon.core.errors import DomainError, NotFound
+from marathon.core.ids import record_id
 from marathon.extensions import db
 
 TTL_S = 10
@@ -43,8 +44,8 @@ def lookup(ref):
 
 
 def _load(cache, ref):
-    race = db.session.get(Race, int(ref)) if ref.isdigit() else None
-    if race is None:
+    race = db.session.get(Race, record_id(ref)) if record_id(ref) else None
+    if race is None and "\x00" not in ref:  # PostgreSQL text cannot hold NUL: no slug has one
         race = db.session.execute(select(Race).filter_by(slug=ref)).scalar_one_or_none()
     if race is None:
         raise NotFound(f"no race {ref!r}", "race_not_found")

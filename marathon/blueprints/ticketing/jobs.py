@@ -60,9 +60,26 @@ def admit(race_id, bucket_id):
         redis_store.client.delete(keys.lock(f"queued-{bucket_id}"))
 
 
+def known_races(client):
+    """Fill the set of live races from the database if Redis lost it (restarted empty, flushed): without it no
+    round would run, and no round would notice that the races themselves must be rebuilt."""
+    keys = RaceKeys(0)
+    if client.exists(keys.active_known):
+        return
+    race_ids = admission.live_race_ids()
+    with client.pipeline() as pipe:
+        if race_ids:
+            pipe.sadd(keys.active, *race_ids)
+        pipe.set(keys.active_known, 1)
+        pipe.execute()
+    if race_ids:
+        log.warning("active races rebuilt from the database: %s", race_ids)
+
+
 def tick():
     """Enqueue the rounds that have work: one race round per race, one admission per bucket with free places."""
     client = redis_store.client
+    known_races(client)
     enqueued = 0
     for raw_race in client.smembers(RaceKeys(0).active):
         race_id = int(raw_race)

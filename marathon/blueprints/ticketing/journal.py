@@ -66,7 +66,6 @@ def reconcile(race):
     db.session.commit()
     buckets = buckets_of(race.id)
     before = line.bucket_figures(race)
-    line.publish_race(race)
     who = {int(k): text(v) for k, v in client.hgetall(keys.who).items()}
     places = _places_from_database(race.id)
     with client.pipeline() as pipe:
@@ -91,6 +90,9 @@ def reconcile(race):
                 pipe.hset(keys.who, user, f"L|{bucket_id}|{arrival}")
                 pipe.hsetnx(keys.seen, user, to_ms(datetime.now(timezone.utc)))
         pipe.execute()
+    # the sale hash last: until it is there, join and status answer 503 line_unavailable rather than a
+    # runner whose place is not restored yet hearing 404 not_in_line (and joining again at the back)
+    line.publish_race(race)
     after = line.bucket_figures(race)
     for bucket in buckets:
         if before[bucket.id] != after[bucket.id]:

@@ -82,6 +82,11 @@ class RaceKeys:
         """The set of races with live lines, for the workers' rounds (not race-tagged: it spans races)."""
         return "m:active-races"
 
+    @property
+    def active_known(self):
+        """Set once the active-races set has been filled from the database; gone means Redis lost its data."""
+        return "m:active-races:known"
+
 
 def text(value):
     """A Redis reply as str (replies are bytes)."""

@@ -8,6 +8,7 @@ from marathon.blueprints.ticketing.models import Course, Hold, LineEntry, PaceGr
 from marathon.core import metrics
 from marathon.core.clock import now
 from marathon.core.errors import DomainError, NotFound
+from marathon.core.ids import record_id
 from marathon.extensions import db
 
 BLOOD_TYPES = ("A+", "A-", "B+", "B-", "O+", "O-", "AB+", "AB-", "unknown")
@@ -21,8 +22,8 @@ class HoldExpired(DomainError):
 def get_race(ref):
     """The race with this id or slug; raises NotFound (race_not_found)."""
     ref = str(ref)
-    race = db.session.get(Race, int(ref)) if ref.isdigit() else None
-    if race is None:
+    race = db.session.get(Race, record_id(ref)) if record_id(ref) else None
+    if race is None and "\x00" not in ref:  # PostgreSQL text cannot hold NUL: no slug has one
         race = db.session.execute(select(Race).filter_by(slug=ref)).scalar_one_or_none()
     if race is None:
         raise NotFound(f"no race {ref!r}", "race_not_found")
@@ -31,7 +32,7 @@ def get_race(ref):
 
 def hold_for_payment(hold_id, user_id):
     """The caller's hold, live or already confirmed; raises NotFound (hold_not_found) or HoldExpired."""
-    hold = db.session.get(Hold, int(hold_id))
+    hold = db.session.get(Hold, record_id(hold_id)) if record_id(hold_id) else None
     if hold is None or hold.user_id != int(user_id):
         raise NotFound("no such hold of yours", "hold_not_found")
     if hold.status == "confirmed":
@@ -43,6 +44,8 @@ def hold_for_payment(hold_id, user_id):
 
 def confirm_hold(hold_id, user_id, blood_type=None, emergency_contact=None):
     """Turn the caller's live hold into a registration with a bib; idempotent. Raises NotFound or HoldExpired."""
+    if record_id(hold_id) is None:
+        raise NotFound("no such hold of yours", "hold_not_found")
     existing = _registration_of_hold(hold_id, user_id)
     if existing is not None:
         return existing
@@ -120,7 +123,7 @@ def cancel_registration(registration_id, actor, user_id=None, reason=None, enfor
     Raises NotFound, DomainError 409 not_cancellable or refund_window_closed."""
     registration = (
         registration_of(registration_id, user_id) if user_id is not None
-        else db.session.get(Registration, int(registration_id))
+        else db.session.get(Registration, record_id(registration_id)) if record_id(registration_id) else None
     )
     if registration is None:
         raise NotFound("no such registration", "registration_not_found")
@@ -147,7 +150,8 @@ def cancel_registration(registration_id, actor, user_id=None, reason=None, enfor
 
 def registration_of(registration_id, user_id):
     """The caller's own registration; raises NotFound for anyone else's."""
-    registration = db.session.get(Registration, int(registration_id))
+    found = record_id(registration_id)
+    registration = db.session.get(Registration, found) if found else None
     if registration is None or registration.user_id != int(user_id):
         raise NotFound("no such registration of yours", "registration_not_found")
     return registration

@@ -1,0 +1,313 @@
+"""Chaos: a rush of runners against real processes (gunicorn web, RQ workers, a redis-server with AOF, the test
+database) while a worker dies, Redis restarts or loses everything, or the database goes away. Whatever happens, no
+place is sold twice, no acknowledged join or hold is lost (except the documented window when Redis loses its data),
+every refusal is a 503 with Retry-After, never a 500, and the service heals without a restart."""
+import signal
+import sqlite3
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import redis
+from rq import Worker
+from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
+
+from marathon import create_app
+from marathon.blueprints.ticketing.keys import RaceKeys
+from marathon.blueprints.ticketing.models import Hold
+from marathon.core.clock import SystemClock
+from marathon.core.redis_server import RedisServer, free_port
+from marathon.extensions import db, redis_store
+from tests.chaos_tools import Rush, TcpProxy, assert_promise_kept, make_runners, places, settled
+from tests.conftest import _empty_tables
+from tests.factories import make_race
+from tests.processes import http, start, stop, wait_until
+
+pytestmark = pytest.mark.chaos
+
+LINES = [("10K", "5"), ("HALF", "4"), ("FULL", "3")]
+CAPACITY = 70  # per bucket: 210 places for RUNNERS runners, so lines stay long while faults happen
+RUNNERS = 300
+
+
+@dataclass
+class Stack:
+    redis: RedisServer
+    settings: dict  # what the processes get: the chaos Redis, and the database through the proxy (PostgreSQL)
+    url: str
+    logs: Path
+    proxy: TcpProxy = None
+    sqlite_path: str = None
+    workers: list = field(default_factory=list)
+
+    def start_worker(self, name, **extra):
+        process = start("worker", self.settings, self.logs / f"{name}.log", **extra)
+        self.workers.append(process)
+        return process
+
+    def wait_for_workers(self, app):
+        """Until every live worker of this test has registered with RQ (so a fault meets it running)."""
+        alive = sum(1 for process in self.workers if process.poll() is None)
+        with app.app_context():
+            wait_until(lambda: Worker.count(connection=redis_store.client) >= alive, timeout=30,
+                       what=f"{alive} RQ workers to register")
+
+    def redis_up(self):
+        try:
+            return redis.Redis.from_url(self.redis.url, socket_connect_timeout=1).ping()
+        except redis.ConnectionError:
+            return False
+
+
+@pytest.fixture(scope="module")
+def stack(settings, migrated, tmp_path_factory):
+    """One web process (gunicorn, two gevent workers) for the module, its own redis-server with AOF on a fixed port,
+    and with PostgreSQL a TCP proxy in front of the database that the tests can cut."""
+    logs = tmp_path_factory.mktemp("chaos-logs")
+    server = RedisServer(tmp_path_factory.mktemp("chaos-redis"), appendonly=True, appendfsync="everysec").start()
+    url = make_url(settings["SQLALCHEMY_DATABASE_URI"])
+    process_settings = dict(settings, REDIS_URL=server.url)
+    proxy = sqlite_path = None
+    if url.get_backend_name() == "postgresql":
+        proxy = TcpProxy(url.host or "127.0.0.1", url.port or 5432).start()
+        process_settings["SQLALCHEMY_DATABASE_URI"] = url.set(host="127.0.0.1", port=proxy.port).render_as_string(
+            hide_password=False)
+    else:
+        sqlite_path = url.database
+    port = free_port()
+    web = start("web", process_settings, logs / "web.log", PORT=port, WEB_CONCURRENCY=2)
+    try:
+        wait_until(lambda: http("GET", f"http://127.0.0.1:{port}/healthz")[0] == 200, what="the web process")
+        yield Stack(server, process_settings, f"http://127.0.0.1:{port}", logs, proxy, sqlite_path)
+    finally:
+        stop(web)
+        if proxy:
+            proxy.stop()
+        server.stop()
+    assert "Traceback" not in (logs / "web.log").read_text(), (logs / "web.log").read_text()[-5000:]
+
+
+@pytest.fixture
+def chaos(stack, settings):
+    """An app on the chaos Redis, with empty tables and an empty Redis; stops the test's workers afterwards."""
+    if not stack.redis_up():
+        stack.redis.start()
+    if stack.proxy and stack.proxy.listener is None:
+        stack.proxy.start()
+    app = create_app(dict(settings, REDIS_URL=stack.redis.url))
+    app.extensions["clock"] = SystemClock()
+    with app.app_context():
+        _empty_tables()
+        redis_store.client.flushall()
+    yield app
+    for process in stack.workers:
+        if process.poll() is None:
+            process.send_signal(signal.SIGCONT)
+        stop(process)
+    stack.workers.clear()
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+def _race(app, slug):
+    with app.app_context():
+        race = make_race(SystemClock(), slug=slug, opens_in_s=-5, buckets=tuple((c, g, CAPACITY) for c, g in LINES))
+        runners = make_runners(RUNNERS + 20, slug)
+        return race.id, runners
+
+
+def _settle(app, race_id, rush, timeout=40):
+    with app.app_context():
+        wait_until(lambda: settled(race_id, rush.acknowledged), timeout=timeout,
+                   what="every bucket to hold min(capacity, its joins) with no batch pending")
+        return assert_promise_kept(race_id, rush.acknowledged)
+
+
+def _report(name, rush, **facts):
+    extra = "".join(f", {key} {value}" for key, value in facts.items())
+    print(f"\n[chaos] {name}: {rush.summary()}{extra}")
+
+
+def _fault_seen(at_least_s=3.0, **codes):
+    """The fault has lasted `at_least_s` and the clients have seen it: each named endpoint answered 503 that often."""
+    def seen(rush, began):
+        return time.monotonic() - began >= at_least_s and all(rush.codes[name][503] >= count
+                                                              for name, count in codes.items())
+    return seen
+
+
+def _rush_through(app, stack, slug, inject, heal, fault_seen):
+    """120 runners join; the fault is injected while 100 more join and everyone polls (status, /auth/me, /readyz);
+    once the clients have seen it, it is healed; the last 80 join; then every bucket must settle by itself.
+    Returns (race_id, rush, the places found)."""
+    race_id, runners = _race(app, slug)
+    rush = Rush(stack.url, slug)
+    try:
+        rush.join_all(runners[:120], LINES)
+        rush.start_polling(runners[-1][1])
+        inject(race_id)
+        began = time.monotonic()
+        joining = rush.join_all(runners[120:220], LINES, wait=False, within=90)
+        wait_until(lambda: fault_seen(rush, began), timeout=60, what="the clients to see the fault")
+        heal()
+        for future in joining:
+            future.result()
+        rush.join_all(runners[220:RUNNERS], LINES)
+        seen = _settle(app, race_id, rush)
+        rush.stop_polling()
+    finally:
+        rush.close()
+    assert not rush.problems, rush.problems[:10]
+    assert len(rush.acknowledged) == RUNNERS
+    return race_id, rush, seen
+
+
+@pytest.mark.parametrize("failpoint", ["after_pop", "after_commit"])
+def test_worker_killed_mid_batch(chaos, stack, failpoint):
+    """SIGKILL of the only worker while it holds a popped batch (before or after its commit); survivors finish it."""
+    doomed = stack.start_worker(f"doomed-{failpoint}", MARATHON_FAILPOINT=f"{failpoint}:60")
+
+    def mid_batch(race_id):
+        db.session.rollback()
+        if failpoint == "after_pop":
+            return any(redis_store.client.hlen(RaceKeys(race_id).pending(b.id)) for b in places(race_id)["buckets"])
+        return db.session.execute(select(func.count()).select_from(Hold)).scalar() > 0
+
+    def kill(race_id):
+        with chaos.app_context():
+            wait_until(lambda: mid_batch(race_id), timeout=30, what=f"the doomed worker to stop {failpoint}")
+        doomed.send_signal(signal.SIGKILL)
+        doomed.wait(10)
+
+    def restart():
+        stack.start_worker(f"survivor-{failpoint}-1")
+        stack.start_worker(f"survivor-{failpoint}-2")
+
+    _race_id, rush, seen = _rush_through(chaos, stack, f"kill-{failpoint.replace('_', '-')}", kill, restart,
+                                         lambda rush, began: doomed.poll() is not None)
+    assert doomed.returncode == -signal.SIGKILL
+    # nothing but a worker died: the API never had to say 503
+    assert all(counter[503] == 0 for counter in rush.codes.values()), rush.summary()
+    _report(f"worker SIGKILL {failpoint}", rush, holds=len(seen["holds"]), waiting=len(seen["in_line"]))
+
+
+def test_redis_shutdown_and_restart_with_aof(chaos, stack):
+    """Redis SHUTDOWN (which writes the AOF) mid-rush, then the same server back on the same port."""
+    for index in range(2):
+        stack.start_worker(f"worker-{index}")
+    stack.wait_for_workers(chaos)
+
+    def shutdown(_race_id):
+        try:
+            redis.Redis.from_url(stack.redis.url).shutdown()
+        except redis.ConnectionError:
+            pass
+        stack.redis.process.wait(10)
+
+    _race_id, rush, seen = _rush_through(chaos, stack, "redis-restart", shutdown, stack.redis.start,
+                                         _fault_seen(3.0, join=1, status=1, me=1, readyz=1))
+    for name in ("join", "status", "me", "readyz"):
+        assert rush.codes[name][503] > 0, f"{name} never saw Redis away: {rush.summary()}"
+    _report("Redis SHUTDOWN + restart (AOF everysec)", rush, holds=len(seen["holds"]), waiting=len(seen["in_line"]))
+
+
+def test_database_unreachable_for_a_few_seconds(chaos, stack):
+    """PostgreSQL: the proxy between the processes and the server stops (open connections cut, new ones refused)
+    and starts again. SQLite: another connection holds an EXCLUSIVE lock on the file for longer than the busy
+    timeout, so every statement of the processes fails with 'database is locked'."""
+    for index in range(2):
+        stack.start_worker(f"worker-{index}")
+    stack.wait_for_workers(chaos)
+    if stack.proxy:
+        def inject(_race_id):
+            stack.proxy.stop()
+        heal, hold_s = stack.proxy.start, 3.0
+    else:
+        blocker = sqlite3.connect(stack.sqlite_path, timeout=10, isolation_level=None)
+
+        def inject(_race_id):
+            blocker.execute("BEGIN EXCLUSIVE")
+
+        def heal():
+            blocker.execute("ROLLBACK")
+            blocker.close()
+        hold_s = 7.0  # longer than SQLite's 5 s busy timeout, or nobody would notice
+    _race_id, rush, seen = _rush_through(chaos, stack, "db-away", inject, heal, _fault_seen(hold_s, me=1))
+    # join and status need no SQL (the race's buckets are cached per process): the line kept working
+    assert rush.codes["join"][202] >= 100
+    _report("database away" + (" (PostgreSQL, proxy cut)" if stack.proxy else " (SQLite, EXCLUSIVE lock)"), rush,
+            holds=len(seen["holds"]), waiting=len(seen["in_line"]))
+
+
+def test_redis_loses_everything_and_the_workers_rebuild_it(chaos, stack):
+    """FLUSHALL (a Redis restarted without its data). The running workers rebuild the race from the database by
+    themselves; meanwhile runners get 503 line_unavailable. Joins acknowledged after the last journal flush (the
+    rounds journal every ~200 ms) are the documented loss: here the workers are frozen (SIGSTOP) so that window is
+    wide open, ten runners join inside it, and exactly those ten are lost and may join again."""
+    workers = [stack.start_worker(f"worker-{index}") for index in range(2)]
+    stack.wait_for_workers(chaos)
+    race_id, runners = _race(chaos, "redis-lost")
+    keys = RaceKeys(race_id)
+    rush = Rush(stack.url, "redis-lost")
+    try:
+        rush.join_all(runners[:RUNNERS], LINES)
+        before = _settle(chaos, race_id, rush)
+        with chaos.app_context():
+            wait_until(lambda: redis_store.client.xlen(keys.joins) == 0, what="the joins to be journaled")
+        for worker in workers:
+            worker.send_signal(signal.SIGSTOP)
+        unjournaled = runners[RUNNERS:RUNNERS + 10]
+        rush.join_all(unjournaled, LINES)
+        lost_users = {user for user, _ in unjournaled}
+        assert lost_users <= set(rush.acknowledged)
+        with chaos.app_context():
+            redis_store.client.flushall()
+        with rush.lock:
+            for user in lost_users:  # the pollers ask only for places the server still owes
+                rush.next_ok.pop(user)
+        rush.start_polling(runners[0][1])
+        waiting_user = next(user for user in rush.acknowledged if user in before["in_line"])
+        holding_user = next(user for user, *_ in before["holds"])
+        path = "/api/v1/races/redis-lost/queue/me"
+        for user in (waiting_user, holding_user):
+            meanwhile = rush.call("status", "GET", path, rush.token_of[user])
+            assert meanwhile.status == 503 and meanwhile.reason == "line_unavailable", meanwhile.body
+            assert meanwhile.headers.get("Retry-After")
+        refused = rush.call("join", "POST", "/api/v1/races/redis-lost/queue", runners[-1][1],
+                            {"course": "10K", "pace_group": "5"})
+        assert refused.status == 503 and refused.headers.get("Retry-After"), refused.body
+
+        for worker in workers:
+            worker.send_signal(signal.SIGCONT)
+
+        def restored():
+            return rush.call("status", "GET", path, rush.token_of[holding_user]).status == 200
+        wait_until(restored, timeout=30, what="the workers to rebuild the race in Redis")
+        rush.stop_polling()
+
+        kept = {user: line for user, line in rush.acknowledged.items() if user not in lost_users}
+        with chaos.app_context():
+            after = assert_promise_kept(race_id, kept)
+            assert after["in_line"] == before["in_line"] and len(after["holds"]) == len(before["holds"])
+            for user in lost_users:
+                assert user not in after["who"] and user not in after["in_line"]
+        for user in lost_users:
+            assert rush.call("lost", "GET", path, rush.token_of[user]).reason == "not_in_line"
+        # the lost may join again, and admissions work: a holder lets go and the head of that line gets the place
+        again = rush.call("join", "POST", "/api/v1/races/redis-lost/queue", unjournaled[0][1],
+                          {"course": "10K", "pace_group": "5"})
+        assert again.status == 202, again.body
+        assert rush.call("leave", "DELETE", path, rush.token_of[holding_user]).status == 204
+        with chaos.app_context():
+            def refilled():
+                seen = places(race_id)
+                return len(seen["holds"]) == len(before["holds"]) and holding_user not in {u for u, *_ in seen["holds"]}
+            wait_until(refilled, timeout=30, what="the freed place to go to the next runner")
+    finally:
+        rush.close()
+    assert not rush.problems, rush.problems[:10]
+    _report("Redis FLUSHALL, workers reconcile", rush, restored_in_line=len(after["in_line"]),
+            restored_holds=len(after["holds"]), lost_unjournaled=len(lost_users))
