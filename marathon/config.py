@@ -54,6 +54,8 @@ class Config:
     MAX_CONTENT_LENGTH = 64 * 1024
     # a waiting runner who has not asked for status for this long when their turn comes is skipped
     LINE_IDLE_SECONDS = 30
+    # at most this many places of a bucket held (admitted, unpaid) at once; 0 = every free place at once
+    ADMIT_WINDOW_PER_BUCKET = 0
 
     # proof of work (ALTCHA): the HMAC key defaults to one derived from SECRET_KEY
     ALTCHA_HMAC_KEY = None
@@ -108,7 +110,7 @@ class Config:
                 settings[key] = env[key]
         if env.get("DATABASE_URL"):
             settings["SQLALCHEMY_DATABASE_URI"] = database_url(env["DATABASE_URL"])
-        for key in ("PROXY_HOPS", "REDIS_MAX_CONNECTIONS"):
+        for key in ("PROXY_HOPS", "REDIS_MAX_CONNECTIONS", "ADMIT_WINDOW_PER_BUCKET", "LINE_IDLE_SECONDS"):
             if env.get(key):
                 settings[key] = int(env[key])
         if env.get("RATE_LIMIT_BY_IP"):

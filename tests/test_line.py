@@ -147,3 +147,26 @@ def test_revoked_token_cannot_join_or_ask(app, client, users, clock):
     clock.advance(30)
     assert me(client, headers).get_json()["reason"] == "token_revoked"
     assert join(client, headers).status_code == 401
+
+
+def test_admission_window_admits_no_more_than_it_allows_at_once(app, client, users, clock):
+    app.config["ADMIT_WINDOW_PER_BUCKET"] = 1
+    with app.app_context():
+        race = make_race(clock, opens_in_s=-1, buckets=(("10K", "5", 3),))
+        bucket_id = bucket(race).id
+    runners = [users.headers() for _ in range(3)]
+    for headers in runners:
+        join(client, headers)
+    with app.app_context():
+        run_rounds(3)
+    clock.advance(10)
+    first = [me(client, headers).get_json() for headers in runners]
+    assert [s["status"] for s in first] == ["admitted", "waiting", "waiting"]
+    assert first[1]["retry_after_s"] > 1  # a free place that the window does not open yet is not "yours in a second"
+    with app.app_context():
+        hold = db.session.get(Hold, first[0]["hold"]["id"])
+        services.confirm_hold(hold.id, hold.user_id)
+        run_rounds(2)
+        assert db.session.get(PaceGroup, bucket_id).held == 1
+    clock.advance(10)
+    assert [me(client, h).get_json()["status"] for h in runners] == ["confirmed", "admitted", "waiting"]

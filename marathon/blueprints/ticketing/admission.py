@@ -111,7 +111,7 @@ def admit_bucket(race, bucket_id):
         idle_ms = int(_idle_seconds() * 1000)
         while True:
             bucket = db.session.get(PaceGroup, bucket_id, populate_existing=True)
-            free = min(bucket.free, BATCH_MAX)
+            free = min(admissible(bucket), BATCH_MAX)
             db.session.rollback()
             if free <= 0:
                 break
@@ -123,6 +123,17 @@ def admit_bucket(race, bucket_id):
                 break
             admitted += _finish_pending(race, bucket_id)
         return admitted
+
+
+def admission_window(capacity):
+    """How many of a bucket's places may be held (admitted, not yet paid) at once: ADMIT_WINDOW_PER_BUCKET, or all."""
+    window = current_app.config.get("ADMIT_WINDOW_PER_BUCKET") or 0
+    return min(window, capacity) if window > 0 else capacity
+
+
+def admissible(bucket):
+    """How many runners may be admitted now: free places, within the admission window."""
+    return min(bucket.free, admission_window(bucket.capacity) - bucket.held)
 
 
 def _failpoint(name):

@@ -91,14 +91,14 @@ def tick():
         bucket_ids = list(names)
         with client.pipeline(transaction=False) as pipe:
             for bucket_id in bucket_ids:
-                pipe.hmget(keys.bucket(bucket_id), "capacity", "held", "confirmed")
+                pipe.hmget(keys.bucket(bucket_id), "capacity", "held", "confirmed", "window")
                 pipe.zcard(keys.line(bucket_id))
                 pipe.hlen(keys.pending(bucket_id))
             replies = pipe.execute()
         for index, bucket_id in enumerate(bucket_ids):
             counters, waiting, pending = replies[index * 3: index * 3 + 3]
-            capacity, held, confirmed = (int(value or 0) for value in counters)
-            free = capacity - held - confirmed
+            capacity, held, confirmed = (int(value or 0) for value in counters[:3])
+            free = min(capacity - held - confirmed, int(counters[3] or capacity) - held)
             metrics.bucket_figures(race_id, names[bucket_id], capacity, held, confirmed, waiting + pending)
             if (pending or (waiting and free > 0)) and client.set(
                 keys.lock(f"queued-{bucket_id}"), 1, nx=True, px=IN_FLIGHT_MS

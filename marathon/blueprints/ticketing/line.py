@@ -181,10 +181,16 @@ def publish_race(race):
 
 def _mirror(bucket, course):
     mirror = {"capacity": bucket.capacity, "held": bucket.held, "confirmed": bucket.confirmed,
-              "admitted_total": bucket.admitted_total, "name": f"{course.code}/{bucket.code}", "price": course.price}
+              "admitted_total": bucket.admitted_total, "name": f"{course.code}/{bucket.code}", "price": course.price,
+              "window": _window(bucket.capacity)}
     if bucket.capacity - bucket.held - bucket.confirmed > 0 or bucket.held > 0:
         mirror["soldout"] = "0"
     return mirror
+
+
+def _window(capacity):
+    window = current_app.config.get("ADMIT_WINDOW_PER_BUCKET") or 0
+    return min(window, capacity) if window > 0 else capacity
 
 
 def refresh_mirrors(race_id, buckets, pipe):
@@ -192,7 +198,7 @@ def refresh_mirrors(race_id, buckets, pipe):
     keys = RaceKeys(race_id)
     for bucket in buckets:
         mapping = {"capacity": bucket.capacity, "held": bucket.held, "confirmed": bucket.confirmed,
-                   "admitted_total": bucket.admitted_total}
+                   "admitted_total": bucket.admitted_total, "window": _window(bucket.capacity)}
         pipe.hset(keys.bucket(bucket.id), mapping=mapping)
 
 

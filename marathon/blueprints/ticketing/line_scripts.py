@@ -25,6 +25,15 @@ local function split(value)
   end
 end
 
+-- free places within the admission window, from a bucket's HMGET capacity, held, confirmed, rate, (5th), window
+local function admissible(b)
+  local capacity, held = tonumber(b[1]) or 0, tonumber(b[2]) or 0
+  local free = capacity - held - (tonumber(b[3]) or 0)
+  local room = (tonumber(b[6]) or capacity) - held
+  if room < free then return room end
+  return free
+end
+
 -- how long a waiting runner should wait before asking again: 1 s while a free place is theirs,
 -- then longer the further the line's measured pace puts them from the head, at most 10 s
 local function retry_after(ahead, free, rate)
@@ -57,7 +66,7 @@ if current then
   if kind == 'L' or kind == 'H' then return {'err', 'already_in_line', current} end
   if kind == 'R' then return {'err', 'already_registered', current} end
 end
-local b = redis.call('HMGET', KEYS[3], 'capacity', 'held', 'confirmed', 'rate', 'soldout')
+local b = redis.call('HMGET', KEYS[3], 'capacity', 'held', 'confirmed', 'rate', 'soldout', 'window')
 if not b[1] then return {'err', 'unknown_bucket'} end
 if b[5] == '1' then return {'err', 'sold_out'} end
 local arrival = redis.call('HINCRBY', KEYS[3], 'seq', 1)
@@ -73,7 +82,7 @@ else
 end
 redis.call('HSET', KEYS[2], user, 'L|' .. bid .. '|' .. arrival)
 redis.call('HSET', KEYS[6], user, now)
-local free = (tonumber(b[1]) or 0) - (tonumber(b[2]) or 0) - (tonumber(b[3]) or 0)
+local free = admissible(b)
 local retry = retry_after(ahead, free, tonumber(b[4]) or 0)
 if in_lobby then retry = 5 end
 redis.call('HSET', KEYS[7], user, now + math.floor(retry * 1000 * tonumber(ARGV[6])))
@@ -114,7 +123,7 @@ redis.call('HSET', KEYS[2], user, now)
 local f = split(current)
 local kind, bid, arrival = f[1], f[2], f[3]
 local bkey = prefix .. 'b:' .. bid
-local b = redis.call('HMGET', bkey, 'capacity', 'held', 'confirmed', 'rate', 'name')
+local b = redis.call('HMGET', bkey, 'capacity', 'held', 'confirmed', 'rate', 'name', 'window')
 local retry, result
 if kind == 'L' then
   local ahead = redis.call('ZRANK', prefix .. 'line:' .. bid, user)
@@ -127,7 +136,7 @@ if kind == 'L' then
     if ahead then in_lobby = 1 else ahead = 0 end
   end
   local rate = tonumber(b[4]) or 0
-  local free = (tonumber(b[1]) or 0) - (tonumber(b[2]) or 0) - (tonumber(b[3]) or 0)
+  local free = admissible(b)
   retry = retry_after(ahead, free, rate)
   if in_lobby == 1 then retry = 5 end
   local eta = -1
