@@ -210,19 +210,6 @@ class RaceSchema(RaceSummarySchema):
     shuffle = ma.fields.Nested(ShuffleSchema, metadata={"description": "once the lobby opens; seed once the sale opens"})
 
 
-class BucketFiguresSchema(ma.Schema):
-    line = ma.fields.String()
-    course = ma.fields.String()
-    pace_group = ma.fields.String()
-    corral = ma.fields.String()
-    capacity = ma.fields.Integer()
-    confirmed = ma.fields.Integer()
-    held = ma.fields.Integer()
-    remaining = ma.fields.Integer()
-    waiting = ma.fields.Integer()
-    admitted_total = ma.fields.Integer()
-
-
 class TotalsSchema(ma.Schema):
     capacity = ma.fields.Integer()
     confirmed = ma.fields.Integer()
@@ -230,6 +217,13 @@ class TotalsSchema(ma.Schema):
     remaining = ma.fields.Integer()
     waiting = ma.fields.Integer()
     admitted_total = ma.fields.Integer()
+
+
+class BucketFiguresSchema(TotalsSchema):
+    line = ma.fields.String()
+    course = ma.fields.String()
+    pace_group = ma.fields.String()
+    corral = ma.fields.String()
 
 
 class StatsSchema(ma.Schema):
