@@ -27,6 +27,7 @@ def create_app(test_config=None):
     register_errorhandlers(app)
     register_commands(app)
     register_metrics(app)
+    register_fast_paths(app)
     register_in_flight_limit(app)
     logging.getLogger("rq.worker").setLevel(logging.WARNING)
     return app
@@ -62,6 +63,12 @@ def register_errorhandlers(app):
 
 def register_metrics(app):
     metrics.init_app(app)
+
+
+def register_fast_paths(app):
+    from marathon.blueprints.ticketing.fast_status import FastStatus
+
+    app.wsgi_app = FastStatus(app.wsgi_app, app)
 
 
 def register_in_flight_limit(app):

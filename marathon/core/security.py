@@ -92,7 +92,11 @@ def access_claims():
     """Verify the request's access token with PyJWT alone, for the hot paths (join, status).
     The revocation check is left to the caller, which folds it into its own Redis round trip.
     Raises DomainError 401 with the same reasons as the full check."""
-    header = request.headers.get("Authorization", "")
+    return claims_from_header(request.headers.get("Authorization", ""))
+
+
+def claims_from_header(header):
+    """access_claims() for an Authorization header given as text (the WSGI fast path has no Flask request)."""
     if not header.startswith("Bearer "):
         raise DomainError("missing token: Missing Authorization Header", "token_missing", status=401)
     token, config = header[7:], current_app.config

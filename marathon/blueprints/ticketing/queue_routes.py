@@ -45,12 +45,7 @@ class MyPlace(MethodView):
     @blp.alt_response(429, description="asked sooner than retry_after_s")
     def get(self, race):
         """Where the caller stands: position, ETA, or the hold once admitted."""
-        claims = access_claims()
-        entry = catalogue.lookup(race)
-        view = line.status(entry.race_id, claims["sub"], claims["jti"])
-        if view is None:
-            raise NotFound("you are not in a line of this race", "not_in_line")
-        return jsonify(view)
+        return jsonify(my_place(race, access_claims()))
 
     @blp.response(204)
     @blp.doc(security=BEARER)
@@ -68,6 +63,15 @@ class MyPlace(MethodView):
                 raise DomainError("you are being admitted right now; try again in a moment", "busy", status=409,
                                   headers={"Retry-After": 1})
             raise NotFound("you are not waiting in a line of this race", "not_in_line")
+
+
+def my_place(race, claims):
+    """The caller's place in the race's lines (one Redis round trip); raises NotFound (not_in_line)."""
+    entry = catalogue.lookup(race)
+    view = line.status(entry.race_id, claims["sub"], claims["jti"])
+    if view is None:
+        raise NotFound("you are not in a line of this race", "not_in_line")
+    return view
 
 
 def in_flight_lane(environ):
