@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from marathon.blueprints.auth.models import User
+from marathon.core.clock import now
 from marathon.core.errors import DomainError
 from marathon.extensions import db
 
@@ -80,6 +81,19 @@ def create_user(email, password, name, birth_date, phone, roles="runner", signup
             "email_taken" if taken else "identity_taken",
         ) from None
     return user
+
+
+def create_runners(people, password_hash):
+    """Insert many runner accounts in one statement (seeding); people are (email, name, birth_date, phone) tuples
+    sharing one password hash. Returns (id, email) pairs in the given order."""
+    rows = [{"email": email, "password_hash": password_hash, "name": name, "birth_date": born, "phone": phone,
+             "roles": "runner", "identity_hash": identity_hash(name, born, phone), "created_at": now()}
+            for email, name, born, phone in people]
+    ids = db.session.execute(
+        User.__table__.insert().returning(User.id, User.email, sort_by_parameter_order=True), rows
+    ).all()
+    db.session.commit()
+    return ids
 
 
 def authenticate(email, password):

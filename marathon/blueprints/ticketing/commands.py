@@ -12,12 +12,10 @@ from flask.cli import AppGroup
 from flask_jwt_extended import create_access_token
 
 from marathon.blueprints.auth import services as accounts
-from marathon.blueprints.auth.models import User
 from marathon.blueprints.ticketing import journal, race_views, races
 from marathon.blueprints.ticketing.services import get_race
 from marathon.core.clock import now
 from marathon.core.errors import DomainError
-from marathon.extensions import db
 
 race_cli = AppGroup("race", help="Create races and run their sales.")
 seed_cli = AppGroup("seed", help="Demo data and load-test accounts (not in production).")
@@ -179,17 +177,9 @@ def runners(count, out, password, hours):
     expires = timedelta(hours=hours)
     with open(out, "w", encoding="utf-8") as sink:
         for first in range(0, count, SEED_BATCH):
-            rows = []
-            for number in range(first, min(first + SEED_BATCH, count)):
-                name = f"Seed Runner {batch} {number}"
-                phone = f"010{number:08d}"
-                rows.append({"email": f"runner-{batch}-{number}@seed.example.com", "password_hash": password_hash,
-                             "name": name, "birth_date": born, "phone": phone, "roles": "runner",
-                             "identity_hash": accounts.identity_hash(name, born, phone), "created_at": now()})
-            ids = db.session.execute(
-                User.__table__.insert().returning(User.id, User.email, sort_by_parameter_order=True), rows
-            ).all()
-            db.session.commit()
+            people = [(f"runner-{batch}-{number}@seed.example.com", f"Seed Runner {batch} {number}", born,
+                       f"010{number:08d}") for number in range(first, min(first + SEED_BATCH, count))]
+            ids = accounts.create_runners(people, password_hash)
             for user_id, email in ids:
                 token = create_access_token(identity=str(user_id), additional_claims={"roles": ["runner"]},
                                             expires_delta=expires)
