@@ -38,7 +38,7 @@ clean:
 RUNNERS ?= 15000
 WEB_PROCS ?= 1
 WEB_CONCURRENCY ?= 2
-WORKERS ?= 1
+WORKERS ?= 2
 CLIENTS ?= 2
 bench: $(STAMP)
 	command -v wrk >/dev/null 2>&1 || apt-get install -y wrk

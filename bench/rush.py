@@ -49,7 +49,8 @@ def options():
                         help="separate gunicorn instances (each on its own port)")
     parser.add_argument("--web-concurrency", type=int, default=int(env("WEB_CONCURRENCY") or 2),
                         help="gunicorn worker processes per instance")
-    parser.add_argument("--workers", type=int, default=int(env("WORKERS") or 1), help="`python worker.py` processes")
+    parser.add_argument("--workers", type=int, default=int(env("WORKERS") or 2),
+                        help="`python worker.py` processes (two, as production scales)")
     parser.add_argument("--clients", type=int, default=int(env("CLIENTS") or 2), help="load-generator processes")
     parser.add_argument("--time-limit", type=float, default=float(env("TIME_LIMIT") or 300),
                         help="seconds after the opening when runners without an outcome give up")
