@@ -76,7 +76,8 @@ def test_admission_holds_payment_and_sold_out(app, client, users, clock):
         assert join(client, headers).status_code == 202
     with app.app_context():
         run_rounds(2)
-    clock.advance(10)
+    # runners whom only an expiring hold can reach are asked to come back in 30 s
+    clock.advance(30)
     statuses = [me(client, headers).get_json() for headers in runners]
     assert [s["status"] for s in statuses] == ["admitted", "admitted", "waiting", "waiting"]
     assert statuses[2]["position"] == 1
@@ -89,8 +90,9 @@ def test_admission_holds_payment_and_sold_out(app, client, users, clock):
         assert registration.bib == 1 and registration.status == "confirmed"
         assert db.session.get(PaceGroup, bucket_id).confirmed == 1
 
-    # the second runner walks away: the hold expires and the next runner is admitted
-    clock.advance(21)
+    # the second runner walks away: the hold, whose clock started when they were told, expires and the next runner
+    # is admitted
+    clock.advance(30)
     with app.app_context():
         run_rounds(2)
     after = [me(client, headers).get_json() for headers in runners]
@@ -99,7 +101,7 @@ def test_admission_holds_payment_and_sold_out(app, client, users, clock):
         third = db.session.get(Hold, after[2]["hold"]["id"])
         services.confirm_hold(third.id, third.user_id)
         run_rounds(1)
-    clock.advance(10)
+    clock.advance(30)
     final = me(client, runners[3]).get_json()
     assert final["status"] == "sold_out"
     newcomer = join(client, users.headers())
@@ -114,7 +116,7 @@ def test_not_sold_out_while_a_place_is_held(app, client, users, clock):
     join(client, second)
     with app.app_context():
         run_rounds(3)
-    clock.advance(10)
+    clock.advance(30)
     assert me(client, first).get_json()["status"] == "admitted"
     assert me(client, second).get_json()["status"] == "waiting"
 
@@ -130,7 +132,7 @@ def test_idle_runner_is_skipped_and_may_rejoin(app, client, users, clock):
     assert me(client, active).status_code == 200
     with app.app_context():
         run_rounds(2)
-    clock.advance(10)
+    clock.advance(30)  # asked to come back in 30 s while only an expiring hold could reach them
     assert me(client, active).get_json()["status"] == "admitted"
     skipped = me(client, idle).get_json()
     assert skipped["status"] == "expired" and skipped["reason"] == "skipped"

@@ -78,7 +78,8 @@ def test_two_webs_two_workers_admit_lobby_in_seed_order_then_fifo(app, settings,
                                     headers={"Authorization": f"Bearer {token_of[user_id]}"})
                 answer.update(body)
                 return status == 200
-            wait_until(asked, timeout=15, what="a status answer")
+            # runners whom only an expiring hold can reach were asked to come back in 30 s
+            wait_until(asked, timeout=40, what="a status answer")
             assert answer["status"] == "waiting" and answer["position"] == position, answer
     finally:
         for process in processes:

@@ -29,7 +29,8 @@ def _join_many(app, clock, runners, race_id, bucket_id):
 
 @pytest.mark.parametrize("failpoint", ["after_pop", "after_commit"])
 def test_sigkill_mid_batch(app, settings, clock, tmp_path, failpoint):
-    capacity, runners = 60, 80
+    # within the opening admission window (pacing.START_PER_BUCKET), so one batch admits the whole bucket
+    capacity, runners = 20, 30
     with app.app_context():
         race = make_race(clock, opens_in_s=-5, buckets=(("10K", "5", capacity),))
         race_id, bucket_id = race.id, bucket(race).id

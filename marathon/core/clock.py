@@ -1,7 +1,10 @@
 """The clock: real time in production, a settable one in tests, so nothing has to sleep."""
 from datetime import datetime, timedelta, timezone
 
-from flask import current_app, has_app_context
+from flask import current_app, has_app_context, has_request_context, request
+
+# the WSGI environ's key for the moment (ms since the epoch) a request reached the server, set by the web layer
+ARRIVED_KEY = "marathon.arrived_ms"
 
 
 class SystemClock:
@@ -43,3 +46,13 @@ def utcnow():
 
 def to_ms(moment):
     return int(moment.timestamp() * 1000)
+
+
+def request_arrival_ms(environ=None):
+    """When the current request (or this environ's) reached the server, in ms since the epoch, if the web layer noted
+    it; a request that waited inside the server counts from then."""
+    if environ is None:
+        if not has_request_context():
+            return None
+        environ = request.environ
+    return environ.get(ARRIVED_KEY)

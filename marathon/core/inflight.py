@@ -2,6 +2,8 @@
 import os
 import time
 
+from marathon.core.clock import ARRIVED_KEY
+
 START_KEY = "marathon.metrics.start"  # the same key as marathon.core.metrics reads
 
 DEFAULT_LIMIT = 64
@@ -23,6 +25,7 @@ class InFlightLimit:
 
     def __call__(self, environ, start_response):
         environ[START_KEY] = time.perf_counter()
+        environ[ARRIVED_KEY] = int(time.time() * 1000)
         lane = self.lane_of(environ)
         gate = self.gates.get(lane)
         if gate is None:

@@ -16,6 +16,7 @@ from marathon.blueprints.ticketing import services as ticketing
 from marathon.blueprints.ticketing.services import HoldExpired
 from marathon.core.clock import now, to_ms
 from marathon.core.errors import DomainError, NotFound
+from marathon.core.ids import record_id
 from marathon.extensions import db, redis_store
 
 log = logging.getLogger(__name__)
@@ -24,16 +25,36 @@ IN_FLIGHT = ("confirming", "charged")
 REGISTRATION_FIELDS = ("id", "bib", "course", "pace_group", "corral")
 
 
+def open_orders(_sender, race_id, bucket_id, holds, moment, **_extra):
+    """Each new hold's order, made inside the admission's transaction (ticketing's holds_created signal), so that the
+    runner's POST /payments is one indexed read; no commit here."""
+    if not holds:
+        return
+    name, provider_name = _order_name_of(bucket_id), provider().name
+    db.session.execute(Order.__table__.insert(), [
+        {"order_id": new_order_id(), "user_id": user_id, "hold_id": hold_id, "race_id": race_id, "amount": amount,
+         "currency": "KRW", "order_name": name, "provider": provider_name, "status": "pending", "created_at": moment}
+        for hold_id, user_id, amount in holds
+    ])
+
+
+def new_order_id():
+    return "ord_" + secrets.token_urlsafe(18)
+
+
 def create_order(hold_id, user_id):
-    """The caller's order for their hold: a new one, or the one already made for it.
+    """The caller's order for their hold: the one opened at admission, a new one, or the one already made for it.
     Raises NotFound (hold_not_found) or HoldExpired."""
+    opened = _opened_order(hold_id, user_id)
+    if opened is not None:
+        return opened
     hold = ticketing.hold_for_payment(hold_id, user_id)
     existing = _order_of_hold(hold.id)
     if existing is not None:
         return existing
     order = Order(
-        order_id="ord_" + secrets.token_urlsafe(18), user_id=hold.user_id, hold_id=hold.id, race_id=hold.race_id,
-        amount=hold.amount, currency="KRW", order_name=_order_name(hold), provider=provider().name,
+        order_id=new_order_id(), user_id=hold.user_id, hold_id=hold.id, race_id=hold.race_id,
+        amount=hold.amount, currency="KRW", order_name=_order_name_of(hold.bucket_id), provider=provider().name,
         status="pending",
     )
     db.session.add(order)
@@ -45,8 +66,19 @@ def create_order(hold_id, user_id):
     return order
 
 
-def _order_name(hold):
-    return ticketing.bucket_title(hold.bucket_id)[:100]
+def _order_name_of(bucket_id):
+    return ticketing.bucket_title(bucket_id)[:100]
+
+
+def _opened_order(hold_id, user_id):
+    """The caller's pending order of a live hold, read in one query; None for anything else (the full path decides)."""
+    if record_id(hold_id) is None:
+        return None
+    found = db.session.execute(
+        select(Order).where(Order.hold_id == int(hold_id), Order.user_id == int(user_id), Order.status == "pending",
+                            ticketing.hold_is_live(Order.hold_id, now()))
+    ).scalar_one_or_none()
+    return found
 
 
 def _order_of_hold(hold_id):
@@ -71,6 +103,9 @@ def confirm_order(order_id, user_id, payment_key, amount, blood_type=None, emerg
     """Charge the order once and register the runner once; a repeat gets the same answer.
     Raises NotFound, DomainError 409 amount_mismatch / payment_in_progress / order_refunded, PaymentDeclined,
     PaymentNotFound, ProviderUnavailable, HoldExpired (after refunding a charge that came too late)."""
+    answer = _quick_confirm(order_id, user_id, payment_key, amount, blood_type, emergency_contact)
+    if answer is not None:
+        return answer
     order = order_of(order_id, user_id)
     if int(amount) != order.amount:
         raise DomainError(f"the amount of this order is {order.amount} KRW", "amount_mismatch",
@@ -85,6 +120,52 @@ def confirm_order(order_id, user_id, payment_key, amount, blood_type=None, emerg
         order = order_of(order_id, user_id)
     raise DomainError("this payment is being confirmed; ask again shortly", "payment_in_progress",
                       headers={"Retry-After": 1})
+
+
+def _quick_confirm(order_id, user_id, payment_key, amount, blood_type, emergency_contact):
+    """The common case in four statements and no ORM object: a pending order of a live hold is claimed (committed, so
+    the provider is called outside any lock), charged, then registered and marked paid in one commit. Returns the
+    answer, or None for the full path (any other state, a repeat, SQLite) before anything was claimed."""
+    if db.engine.dialect.name != "postgresql":
+        return None
+    moment = now()
+    orders = Order.__table__
+    claimed = db.session.execute(
+        update(orders).where(orders.c.order_id == str(order_id), orders.c.user_id == int(user_id),
+                             orders.c.status == "pending", orders.c.amount == int(amount), orders.c.failure.is_(None),
+                             ticketing.hold_is_live(orders.c.hold_id, moment))
+        .values(status="confirming", payment_key=payment_key, claimed_at=moment)
+        .returning(orders.c.id, orders.c.hold_id)
+    ).one_or_none()
+    if claimed is None:
+        db.session.rollback()
+        return None
+    db.session.commit()
+    order_pk, hold_id = claimed
+    claim = f"m:pay:{{{order_id}}}:{to_ms(moment)}"
+    try:
+        charge = provider().confirm(payment_key, str(order_id), int(amount), _confirm_key(order_id, payment_key))
+    except Exception as error:
+        _release(db.session.get(Order, order_pk), getattr(error, "reason", None) or "error")
+        raise
+    try:
+        place = ticketing.register_hold(hold_id, user_id, blood_type, emergency_contact)
+        if place is not None:
+            db.session.execute(update(orders).where(orders.c.id == order_pk).values(
+                status="paid", registration_id=place["id"], paid_at=now(), provider_answer=charge.answer))
+            db.session.commit()
+    except Exception:
+        db.session.rollback()
+        place = None
+    if place is None:  # the hold ran out meanwhile (or no bib left): the full path refunds and answers
+        db.session.execute(update(orders).where(orders.c.id == order_pk)
+                           .values(status="charged", provider_answer=charge.answer))
+        db.session.commit()
+        return settle_charge(db.session.get(Order, order_pk), blood_type, emergency_contact)
+    _wake(claim)
+    ticketing.registered(place, user_id)
+    return {"order_id": str(order_id), "status": "paid",
+            "registration": {name: place[name] for name in REGISTRATION_FIELDS}}
 
 
 def _final_answer(order, payment_key):
@@ -192,8 +273,12 @@ def _confirmation(order_id, registration_id, user_id):
 
 def confirm_key(order):
     """The provider's Idempotency-Key of a confirm: one per order and payment key, so a repeat is the same request."""
-    digest = hashlib.sha256(f"{order.order_id}|{order.payment_key}".encode()).hexdigest()[:32]
-    return f"confirm-{order.order_id}-{digest}"
+    return _confirm_key(order.order_id, order.payment_key)
+
+
+def _confirm_key(order_id, payment_key):
+    digest = hashlib.sha256(f"{order_id}|{payment_key}".encode()).hexdigest()[:32]
+    return f"confirm-{order_id}-{digest}"
 
 
 def _claim_key(order):

@@ -3,12 +3,13 @@ import hashlib
 import os
 import secrets
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
+from blinker import Namespace
 from flask import current_app
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 
-from marathon.blueprints.ticketing import line
+from marathon.blueprints.ticketing import line, pacing
 from marathon.blueprints.ticketing.keys import RaceKeys, text
 from marathon.blueprints.ticketing.models import Course, Hold, LineEntry, PaceGroup, Race
 from marathon.core import metrics
@@ -17,6 +18,13 @@ from marathon.extensions import db, redis_store
 
 BATCH_MAX = 1000
 LOCK_MS = 5000
+TOLD_BATCH = 5000
+# an admitted runner's hold clock waits for them to be told at most until they were asked to come back by (at most
+# NOTICE_MAX_S away), plus LINE_IDLE_SECONDS: the grace after which a waiting runner counts as gone
+NOTICE_MAX_S = 30
+# sent inside the admission's transaction, before its commit, with (hold id, user id, amount) of each new hold: payment
+# opens each hold's order there, so the runner's POST /payments only reads it
+holds_created = Namespace().signal("holds-created")
 # bucket id -> line name ('10K/5'), for metrics' labels: a bucket's course and code never change
 _NAMES = {}
 
@@ -111,12 +119,12 @@ def admit_bucket(race, bucket_id):
         idle_ms = int(_idle_seconds() * 1000)
         while True:
             bucket = db.session.get(PaceGroup, bucket_id, populate_existing=True)
-            free = min(admissible(bucket), BATCH_MAX)
+            free = min(admissible(bucket, window_of(keys, bucket)), BATCH_MAX)
             db.session.rollback()
             if free <= 0:
                 break
             popped = line.script("POP")(
-                keys=[keys.line(bucket_id), keys.pending(bucket_id), keys.who, keys.seen, keys.joins],
+                keys=[keys.line(bucket_id), keys.pending(bucket_id), keys.who, keys.seen, keys.joins, keys.next_ok],
                 args=[free, to_ms(now()), idle_ms, bucket_id],
             )
             if len(popped) <= 1:
@@ -125,15 +133,15 @@ def admit_bucket(race, bucket_id):
         return admitted
 
 
-def admission_window(capacity):
-    """How many of a bucket's places may be held (admitted, not yet paid) at once: ADMIT_WINDOW_PER_BUCKET, or all."""
-    window = current_app.config.get("ADMIT_WINDOW_PER_BUCKET") or 0
-    return min(window, capacity) if window > 0 else capacity
+def window_of(keys, bucket):
+    """How many of a bucket's places may be held (admitted, not yet paid) at once: the pacing's share (pacing.py)."""
+    window = redis_store.client.hget(keys.bucket(bucket.id), "window")
+    return int(window) if window is not None else pacing.opening_window(bucket.capacity)
 
 
-def admissible(bucket):
+def admissible(bucket, window):
     """How many runners may be admitted now: free places, within the admission window."""
-    return min(bucket.free, admission_window(bucket.capacity) - bucket.held)
+    return min(bucket.free, window - bucket.held)
 
 
 def _failpoint(name):
@@ -174,15 +182,17 @@ def _finish_pending(race, bucket_id):
     order = sorted((user for user in pending if user not in existing and user not in elsewhere),
                    key=lambda user: float(pending[user].split("|")[1]))
     take, back = order[: max(bucket.free, 0)], order[max(bucket.free, 0):]
-    expires_at = moment + timedelta(seconds=race.hold_seconds)
+    expiry = _untold_expiry(keys, take, moment, race.hold_seconds)
     created = []
     if take:
         created = db.session.execute(
             Hold.__table__.insert().returning(Hold.id, Hold.user_id),
             [{"race_id": race.id, "bucket_id": bucket_id, "user_id": user, "arrival": arrivals[user],
-              "status": "active", "amount": course.price, "created_at": moment, "expires_at": expires_at}
+              "status": "active", "amount": course.price, "created_at": moment, "expires_at": expiry[user]}
              for user in take],
         ).all()
+        holds_created.send(current_app._get_current_object(), race_id=race.id, bucket_id=bucket_id,
+                           holds=[(hold_id, user, course.price) for hold_id, user in created], moment=moment)
         db.session.execute(
             update(PaceGroup).where(PaceGroup.id == bucket_id)
             .values(held=PaceGroup.held + len(take), admitted_total=PaceGroup.admitted_total + len(take))
@@ -196,10 +206,10 @@ def _finish_pending(race, bucket_id):
     metrics.admitted(race.id, _NAMES.setdefault(bucket_id, f"{course.code}/{bucket.code}"), len(created))
     places = {}
     for hold_id, user in created:
-        places[user] = f"H|{bucket_id}|{arrivals[user]}|{hold_id}|{to_ms(expires_at)}|{course.price}"
+        places[user] = f"H|{bucket_id}|{arrivals[user]}|{hold_id}|{to_ms(expiry[user])}|{course.price}|0"
     for user, hold in existing.items():
         if hold.status == "active":
-            places[user] = f"H|{bucket_id}|{hold.arrival}|{hold.id}|{to_ms(hold.expires_at)}|{hold.amount}"
+            places[user] = f"H|{bucket_id}|{hold.arrival}|{hold.id}|{to_ms(hold.expires_at)}|{hold.amount}|0"
         elif hold.status == "confirmed":
             places[user] = f"R|{bucket_id}|{hold.arrival}|0"
         else:
@@ -215,6 +225,44 @@ def _finish_pending(race, bucket_id):
     line.script("FINISH")(keys=[keys.who, keys.pending(bucket_id), keys.line(bucket_id), keys.bucket(bucket_id)],
                           args=args)
     return len(created)
+
+
+def _untold_expiry(keys, users, moment, hold_seconds):
+    """Each admitted runner's hold expiry until they are told of it: the hold's clock starts when they are first told
+    (their next poll, or at once on an open event stream), so it is set for when they were asked to come back by, at
+    most NOTICE_MAX_S away, plus the idle grace; an abandoned hold still comes back soon after."""
+    if not users:
+        return {}
+    due = redis_store.client.hmget(keys.next_ok, users)
+    start = to_ms(moment)
+    expiry = {}
+    for user, value in zip(users, due):
+        wait_ms = min(max(int(value or 0) - start, 0), NOTICE_MAX_S * 1000)
+        expiry[user] = moment + timedelta(milliseconds=wait_ms, seconds=_idle_seconds() + hold_seconds)
+    return expiry
+
+
+def shorten_told_holds(race_id):
+    """Bring the database's expiry of holds whose runners have been told down to what they were told (the STATUS
+    script writes those to the told stream); idempotent. Returns how many were read."""
+    keys = RaceKeys(race_id)
+    client = redis_store.client
+    events = client.xrange(keys.told, count=TOLD_BATCH)
+    if not events:
+        return 0
+    rows = []
+    for _event_id, fields in events:
+        hold_id, expires_ms = int(fields[b"h"]), int(fields[b"e"])
+        rows.append({"hold": hold_id, "expires": datetime.fromtimestamp(expires_ms / 1000, timezone.utc)})
+    holds = Hold.__table__
+    db.session.execute(
+        update(holds).where(holds.c.id == bindparam("hold"), holds.c.status == "active",
+                            holds.c.expires_at > bindparam("expires")).values(expires_at=bindparam("expires")),
+        rows,
+    )
+    db.session.commit()
+    client.xdel(keys.told, *[event_id for event_id, _ in events])
+    return len(events)
 
 
 def _rate(keys, bucket_id, admitted):

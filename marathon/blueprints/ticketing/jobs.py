@@ -2,7 +2,7 @@
 import logging
 import threading
 
-from marathon.blueprints.ticketing import admission, journal, line
+from marathon.blueprints.ticketing import admission, journal, line, pacing
 from marathon.blueprints.ticketing.keys import RaceKeys, text
 from marathon.core import metrics
 from marathon.core.clock import now
@@ -33,6 +33,7 @@ def race_round(race_id):
             state = race.sale_state(now())
             if not race.shuffled_at and (state == "open" or now() >= race.sale_opens_at):
                 admission.shuffle_lobby(race)
+            admission.shorten_told_holds(race_id)
             admission.expire_holds(race_id)
             journal.flush_joins(race_id)
             buckets = admission.buckets_of(race_id)
@@ -90,15 +91,21 @@ def tick():
         names = {int(value): text(name) for name, value in client.hgetall(keys.buckets).items()}
         bucket_ids = list(names)
         with client.pipeline(transaction=False) as pipe:
+            pipe.hget(keys.sale, "hold_s")
             for bucket_id in bucket_ids:
-                pipe.hmget(keys.bucket(bucket_id), "capacity", "held", "confirmed", "window")
+                pipe.hmget(keys.bucket(bucket_id), "capacity", "held", "confirmed")
                 pipe.zcard(keys.line(bucket_id))
                 pipe.hlen(keys.pending(bucket_id))
-            replies = pipe.execute()
+            hold_s, *replies = pipe.execute()
+        figures = {}
         for index, bucket_id in enumerate(bucket_ids):
             counters, waiting, pending = replies[index * 3: index * 3 + 3]
-            capacity, held, confirmed = (int(value or 0) for value in counters[:3])
-            free = min(capacity - held - confirmed, int(counters[3] or capacity) - held)
+            figures[bucket_id] = (*(int(value or 0) for value in counters), waiting + pending)
+        windows = pacing.pace_race(client, keys, int(hold_s or 600), figures) if figures else {}
+        for index, bucket_id in enumerate(bucket_ids):
+            capacity, held, confirmed, _in_line = figures[bucket_id]
+            waiting, pending = replies[index * 3 + 1: index * 3 + 3]
+            free = min(capacity - held - confirmed, windows[bucket_id] - held)
             metrics.bucket_figures(race_id, names[bucket_id], capacity, held, confirmed, waiting + pending)
             if (pending or (waiting and free > 0)) and client.set(
                 keys.lock(f"queued-{bucket_id}"), 1, nx=True, px=IN_FLIGHT_MS

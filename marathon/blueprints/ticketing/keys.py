@@ -26,7 +26,7 @@ class RaceKeys:
         return self._key("buckets")
 
     def bucket(self, bucket_id):
-        """HASH: capacity, held, confirmed, seq, admitted_total, rate, soldout, price."""
+        """HASH: capacity, held, confirmed, seq, admitted_total, rate, soldout, price, window (set by the pacing)."""
         return self._key("b", bucket_id)
 
     def line(self, bucket_id):
@@ -48,6 +48,22 @@ class RaceKeys:
     def who(self):
         """HASH: user id -> the runner's place in the race ('L|bucket|arrival', 'H|...', 'R|...', 'X|...')."""
         return self._key("who")
+
+    @property
+    def told(self):
+        """STREAM: holds whose runner has just been told (h: hold id, e: expiry ms), for the workers to shorten in the
+        database."""
+        return self._key("told")
+
+    @property
+    def pay_latency(self):
+        """LIST: ms from being told of a hold to paying for it, newest first (the admission pacing's signal)."""
+        return self._key("paylat")
+
+    @property
+    def pace(self):
+        """HASH: window (unpaid holds the race may have at once), adjusted_ms; written by the admission pacing."""
+        return self._key("pace")
 
     @property
     def seen(self):

@@ -5,7 +5,8 @@ from flask import current_app
 
 from marathon.blueprints.ticketing import line_scripts as lua
 from marathon.blueprints.ticketing.keys import RaceKeys, text
-from marathon.core.clock import now, to_ms
+from marathon.blueprints.ticketing.pacing import opening_window
+from marathon.core.clock import now, request_arrival_ms, to_ms
 from marathon.core.errors import DomainError
 from marathon.core.security import REVOKED_PREFIX
 from marathon.extensions import redis_store
@@ -79,13 +80,18 @@ def join(race_id, bucket_id, user_id, jti, ip="", proof=None):
             "retry_after_s": int(retry), "lobby": bool(in_lobby)}
 
 
-def status(race_id, user_id, jti, enforce_interval=True):
-    """The runner's place in the race: waiting, admitted (with the hold), confirmed or ended; None if none."""
+def status(race_id, user_id, jti, enforce_interval=True, arrived_ms=None, count_poll=True):
+    """The runner's place in the race: waiting, admitted (with the hold), confirmed or ended; None if none.
+    Telling an admitted runner starts their hold's clock. `arrived_ms` is when the request reached the server (a poll
+    that waited inside it still counts from then); `count_poll` False for pushed updates, which are no polls."""
     keys = RaceKeys(race_id)
+    moment = to_ms(now())
+    if arrived_ms is not None:
+        moment = min(moment, int(arrived_ms))
     result = redis_store.run_script(
         script("STATUS"),
-        keys=[keys.who, keys.seen, keys.next_ok, REVOKED_PREFIX + jti, keys.sale, keys.cadence],
-        args=[user_id, to_ms(now()), keys.prefix, EARLY_FRACTION, 1 if enforce_interval else 0],
+        keys=[keys.who, keys.seen, keys.next_ok, REVOKED_PREFIX + jti, keys.sale, keys.cadence, keys.told],
+        args=[user_id, moment, keys.prefix, EARLY_FRACTION, 1 if enforce_interval else 0, 1 if count_poll else 0],
     )
     kind = text(result[0])
     if kind == "none":
@@ -128,15 +134,20 @@ def leave(race_id, user_id):
     return text(result[0]), text(result[1]) if len(result) > 1 else None
 
 
-def transition(race_id, user_id, allowed, new_kind, tail="", hold_id="", fallback=""):
-    """Change a runner's place in Redis only if it is of an allowed kind (and of this hold)."""
+def transition(race_id, user_id, allowed, new_kind, tail="", hold_id="", fallback="", served_ms=None):
+    """Change a runner's place in Redis only if it is of an allowed kind (and of this hold); `served_ms`, how long the
+    paying request took inside the server, is recorded for the admission pacing."""
     keys = RaceKeys(race_id)
-    return script("TRANSITION")(keys=[keys.who], args=[user_id, allowed, new_kind, tail, hold_id, fallback])
+    extra_keys, extra_args = ([keys.pay_latency], [int(served_ms)]) if served_ms is not None else ([], [])
+    return script("TRANSITION")(keys=[keys.who, *extra_keys],
+                                args=[user_id, allowed, new_kind, tail, hold_id, fallback, *extra_args])
 
 
 def mark_registered(race_id, user_id, bucket_id, registration_id):
-    """A paid hold: the runner is registered."""
-    transition(race_id, user_id, "HLX", "R", str(registration_id), fallback=f"R|{bucket_id}|0|{registration_id}")
+    """A paid hold: the runner is registered (and, inside a request, its time in the server paces admission)."""
+    arrived = request_arrival_ms()
+    transition(race_id, user_id, "HLX", "R", str(registration_id), fallback=f"R|{bucket_id}|0|{registration_id}",
+               served_ms=None if arrived is None else max(0, to_ms(now()) - arrived))
 
 
 def claim_registered(race_id, user_id, bucket_id, arrival, registration_id):
@@ -174,6 +185,8 @@ def publish_race(race):
                 pipe.hset(keys.bucket(bucket.id), mapping=_mirror(bucket, course))
                 pipe.hsetnx(keys.bucket(bucket.id), "seq", 0)
                 pipe.hsetnx(keys.bucket(bucket.id), "rate", 0)
+                # the admission pacing owns the window; until its first tick, the pacing's opening value
+                pipe.hsetnx(keys.bucket(bucket.id), "window", opening_window(bucket.capacity))
         if race.sale_state(now()) != "closed":
             pipe.sadd(keys.active, race.id)
         pipe.execute()
@@ -181,16 +194,10 @@ def publish_race(race):
 
 def _mirror(bucket, course):
     mirror = {"capacity": bucket.capacity, "held": bucket.held, "confirmed": bucket.confirmed,
-              "admitted_total": bucket.admitted_total, "name": f"{course.code}/{bucket.code}", "price": course.price,
-              "window": _window(bucket.capacity)}
+              "admitted_total": bucket.admitted_total, "name": f"{course.code}/{bucket.code}", "price": course.price}
     if bucket.capacity - bucket.held - bucket.confirmed > 0 or bucket.held > 0:
         mirror["soldout"] = "0"
     return mirror
-
-
-def _window(capacity):
-    window = current_app.config.get("ADMIT_WINDOW_PER_BUCKET") or 0
-    return min(window, capacity) if window > 0 else capacity
 
 
 def refresh_mirrors(race_id, buckets, pipe):
@@ -198,7 +205,7 @@ def refresh_mirrors(race_id, buckets, pipe):
     keys = RaceKeys(race_id)
     for bucket in buckets:
         mapping = {"capacity": bucket.capacity, "held": bucket.held, "confirmed": bucket.confirmed,
-                   "admitted_total": bucket.admitted_total, "window": _window(bucket.capacity)}
+                   "admitted_total": bucket.admitted_total}
         pipe.hset(keys.bucket(bucket.id), mapping=mapping)
 
 

@@ -34,18 +34,34 @@ local function admissible(b)
   return free
 end
 
--- how long a waiting runner should wait before asking again: 1 s while a free place is theirs,
--- then longer the further the line's measured pace puts them from the head, at most 10 s
-local function retry_after(ahead, free, rate)
-  if ahead < free then return 1 end
-  local beyond = ahead - free
-  if rate <= 0 then
-    if beyond < 50 then return 2 end
-    return 10
-  end
-  local r = math.ceil(beyond / rate / 3)
+-- a waiting runner's ETA in seconds: 0 while a free place within the window is theirs, -1 when even every place not
+-- yet paid would not reach them; otherwise from the line's measured admission rate (before any, the window's pace)
+local function eta_of(ahead, b)
+  local room = admissible(b)
+  if ahead < room then return 0 end
+  local capacity, confirmed = tonumber(b[1]) or 0, tonumber(b[3]) or 0
+  if ahead >= capacity - confirmed then return -1 end
+  local rate = tonumber(b[4]) or 0
+  if rate <= 0 then rate = math.max(tonumber(b[6]) or capacity, 1) / 5 end
+  return math.ceil((ahead - room + 1) / rate)
+end
+
+-- how long a waiting runner should wait before asking again: 1 s while a place within the window is theirs, then
+-- about a fifth of the ETA, 2 to 30 s (and 30 s for a runner whom only cancellations can still reach)
+local function retry_after(eta)
+  if eta < 0 then return 30 end
+  if eta == 0 then return 1 end
+  local r = math.ceil(eta / 5)
   if r < 2 then r = 2 end
-  if r > 10 then r = 10 end
+  if r > 30 then r = 30 end
+  return r
+end
+
+-- how long a lobby runner should wait: until the opening (the shuffle places them then), 30 s at most
+local function lobby_retry(sale, now)
+  local r = math.ceil(((tonumber(sale[2]) or now) - now) / 1000)
+  if r < 1 then r = 1 end
+  if r > 30 then r = 30 end
   return r
 end
 """
@@ -82,9 +98,8 @@ else
 end
 redis.call('HSET', KEYS[2], user, 'L|' .. bid .. '|' .. arrival)
 redis.call('HSET', KEYS[6], user, now)
-local free = admissible(b)
-local retry = retry_after(ahead, free, tonumber(b[4]) or 0)
-if in_lobby then retry = 5 end
+local retry = retry_after(eta_of(ahead, b))
+if in_lobby then retry = lobby_retry(sale, now) end
 redis.call('HSET', KEYS[7], user, now + math.floor(retry * 1000 * tonumber(ARGV[6])))
 redis.call('XADD', KEYS[8], '*', 't', 'j', 'u', user, 'b', bid, 'a', arrival, 'l', in_lobby and '1' or '0',
   'ms', now, 'ip', ARGV[4], 'pow', ARGV[5])
@@ -93,8 +108,11 @@ if KEYS[10] then redis.call('SET', KEYS[10], user, 'PX', ARGV[7]) end
 return {'ok', arrival, ahead, retry, in_lobby and 1 or 0, state}
 """
 
-# KEYS: who, seen, next_ok, revoked, sale, cadence
-# ARGV: user, now ms, key prefix of the race ('m:{r1}:'), min interval fraction, enforce interval (1/0)
+# KEYS: who, seen, next_ok, revoked, sale, cadence, told
+# ARGV: user, now ms (when the request reached the server), key prefix of the race ('m:{r1}:'), min interval fraction,
+# enforce interval (1/0), count the poll for the bot review (1/0)
+# An admitted runner's hold clock starts here, when they are first told: the place's expiry comes down to now + the
+# race's hold_s, and the told stream tells the workers to shorten the hold in the database too.
 STATUS = PRELUDE + r"""
 if redis.call('EXISTS', KEYS[4]) == 1 then return {'err', 'token_revoked'} end
 local user, now, prefix = ARGV[1], tonumber(ARGV[2]), ARGV[3]
@@ -109,17 +127,19 @@ if ARGV[5] == '1' and earliest and now < earliest then
   redis.call('HINCRBY', KEYS[6], user .. ':e', 1)
   return {'err', 'too_soon', earliest - now}
 end
--- the bot review's cadence counters: polls, and polls within 30 ms of retry_after_s or of the earliest allowed moment
--- (a script's timer; a browser's timer plus a mobile network's jitter rarely hits that window poll after poll)
 local last = tonumber(redis.call('HGET', KEYS[2], user))
-redis.call('HINCRBY', KEYS[6], user .. ':n', 1)
-if last and earliest and earliest > last then
-  local gap, allowed = now - last, earliest - last
-  if gap - allowed < 30 or math.abs(gap - allowed / tonumber(ARGV[4])) < 30 then
-    redis.call('HINCRBY', KEYS[6], user .. ':r', 1)
+if ARGV[6] == '1' then
+  -- the bot review's cadence counters: polls, and polls within 30 ms of retry_after_s or of the earliest allowed
+  -- moment (a script's timer; a browser's timer plus a mobile network's jitter rarely hits that window poll after poll)
+  redis.call('HINCRBY', KEYS[6], user .. ':n', 1)
+  if last and earliest and earliest > last then
+    local gap, allowed = now - last, earliest - last
+    if gap - allowed < 30 or math.abs(gap - allowed / tonumber(ARGV[4])) < 30 then
+      redis.call('HINCRBY', KEYS[6], user .. ':r', 1)
+    end
   end
 end
-redis.call('HSET', KEYS[2], user, now)
+if not last or now > last then redis.call('HSET', KEYS[2], user, now) end
 local f = split(current)
 local kind, bid, arrival = f[1], f[2], f[3]
 local bkey = prefix .. 'b:' .. bid
@@ -128,23 +148,27 @@ local retry, result
 if kind == 'L' then
   local ahead = redis.call('ZRANK', prefix .. 'line:' .. bid, user)
   local in_lobby = 0
+  local sale = redis.call('HMGET', KEYS[5], 'lobby_ms', 'opens_ms', 'shuffled')
   if ahead then
-    local shuffled = redis.call('HGET', KEYS[5], 'shuffled')
-    if shuffled ~= '1' then ahead = ahead + redis.call('ZCARD', prefix .. 'lobby:' .. bid) end
+    if sale[3] ~= '1' then ahead = ahead + redis.call('ZCARD', prefix .. 'lobby:' .. bid) end
   else
     ahead = redis.call('ZRANK', prefix .. 'lobby:' .. bid, user)
     if ahead then in_lobby = 1 else ahead = 0 end
   end
-  local rate = tonumber(b[4]) or 0
-  local free = admissible(b)
-  retry = retry_after(ahead, free, rate)
-  if in_lobby == 1 then retry = 5 end
-  local eta = -1
-  if ahead < free then eta = 0 elseif rate > 0 then eta = math.ceil((ahead - free + 1) / rate) end
+  local eta = eta_of(ahead, b)
+  retry = retry_after(eta)
+  if in_lobby == 1 then retry = lobby_retry(sale, now) end
   result = {'L', b[5] or '', arrival, ahead, retry, eta, in_lobby}
 elseif kind == 'H' then
+  local expires, told = tonumber(f[5]), tonumber(f[7]) or 0
+  if told == 0 then
+    local by = now + 1000 * (tonumber(redis.call('HGET', KEYS[5], 'hold_s')) or 0)
+    if by < expires then expires = by end
+    redis.call('HSET', KEYS[1], user, table.concat({'H', bid, arrival, f[4], expires, f[6], now}, '|'))
+    redis.call('XADD', KEYS[7], '*', 'h', f[4], 'e', expires)
+  end
   retry = 5
-  result = {'H', b[5] or '', arrival, f[4], f[5], f[6], retry}
+  result = {'H', b[5] or '', arrival, f[4], expires, f[6], retry}
 elseif kind == 'R' then
   retry = 30
   result = {'R', b[5] or '', arrival, f[4], retry}
@@ -170,8 +194,10 @@ redis.call('XADD', KEYS[4], '*', 't', 'x', 'u', ARGV[1], 'b', f[2], 'a', f[3], '
 return {'left', current}
 """
 
-# Moves up to n runners from the head of a line into the bucket's pending batch, skipping idle ones.
-# KEYS: line, pending, who, seen, joins
+# Moves up to n runners from the head of a line into the bucket's pending batch, skipping idle ones: a runner is idle
+# when their last poll (or their open event stream) is more than `idle` ms older than the moment they were told to come
+# back by, so a runner told to wait 30 s is not skipped for waiting as told.
+# KEYS: line, pending, who, seen, joins, next_ok
 # ARGV: n, now ms, idle ms, bucket id
 POP = PRELUDE + r"""
 local n, now, idle, bid = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
@@ -188,7 +214,9 @@ while #popped < 2 * n and scanned < 4 * n + 100 do
     local current = redis.call('HGET', KEYS[3], user) or ('L|' .. bid .. '|0')
     local arrival = split(current)[3]
     local seen = tonumber(redis.call('HGET', KEYS[4], user)) or 0
-    if now - seen > idle then
+    local due = tonumber(redis.call('HGET', KEYS[6], user)) or 0
+    if due < seen then due = seen end
+    if now - due > idle then
       skipped = skipped + 1
       redis.call('HSET', KEYS[3], user, 'X|' .. bid .. '|' .. arrival .. '|skipped')
       redis.call('XADD', KEYS[5], '*', 't', 'x', 'u', user, 'b', bid, 'a', arrival, 's', 'skipped', 'ms', now)
@@ -229,7 +257,8 @@ return 1
 
 # Moves a runner's place from one kind to another, keeping bucket and arrival.
 # KEYS: who ; ARGV: user, kinds allowed now (e.g. 'H', 'LH'), new kind, tail fields, hold id that must match ('' = any),
-# value to set when the runner has no place at all ('' = leave it)
+# value to set when the runner has no place at all ('' = leave it); with a second key: a paid hold records how long its
+# confirm request took inside the server (ARGV 7, ms), the admission pacing's signal
 TRANSITION = PRELUDE + r"""
 local current = redis.call('HGET', KEYS[1], ARGV[1])
 if not current then
@@ -242,6 +271,10 @@ if ARGV[5] ~= '' and f[4] ~= ARGV[5] then return 0 end
 local value = ARGV[3] .. '|' .. f[2] .. '|' .. f[3]
 if ARGV[4] ~= '' then value = value .. '|' .. ARGV[4] end
 redis.call('HSET', KEYS[1], ARGV[1], value)
+if KEYS[2] then
+  redis.call('LPUSH', KEYS[2], ARGV[7])
+  redis.call('LTRIM', KEYS[2], 0, 999)
+end
 return 1
 """
 
