@@ -130,6 +130,8 @@ def admit_bucket(race, bucket_id):
             if len(popped) <= 1:
                 break
             admitted += _finish_pending(race, bucket_id)
+        if admitted:
+            redis_store.client.hset(keys.bucket(bucket_id), "admitted_ms", to_ms(now()))
         return admitted
 
 

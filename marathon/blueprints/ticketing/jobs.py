@@ -5,13 +5,15 @@ import threading
 from marathon.blueprints.ticketing import admission, journal, line, pacing
 from marathon.blueprints.ticketing.keys import RaceKeys, text
 from marathon.core import metrics
-from marathon.core.clock import now
+from marathon.core.clock import now, to_ms
 from marathon.core.jobs import queue
 from marathon.extensions import db, redis_store
 
 log = logging.getLogger(__name__)
 TICK_S = 0.2
 IN_FLIGHT_MS = 5000
+# a bucket that admitted within this time waits for a tenth of its window to be free before admitting again
+ADMIT_EVERY_MS = 1000
 JOB_OPTIONS = {"result_ttl": 0, "failure_ttl": 3600, "job_timeout": 120}
 
 
@@ -93,21 +95,25 @@ def tick():
         with client.pipeline(transaction=False) as pipe:
             pipe.hget(keys.sale, "hold_s")
             for bucket_id in bucket_ids:
-                pipe.hmget(keys.bucket(bucket_id), "capacity", "held", "confirmed")
+                pipe.hmget(keys.bucket(bucket_id), "capacity", "held", "confirmed", "admitted_ms")
                 pipe.zcard(keys.line(bucket_id))
                 pipe.hlen(keys.pending(bucket_id))
             hold_s, *replies = pipe.execute()
+        moment = to_ms(now())
         figures = {}
         for index, bucket_id in enumerate(bucket_ids):
             counters, waiting, pending = replies[index * 3: index * 3 + 3]
-            figures[bucket_id] = (*(int(value or 0) for value in counters), waiting + pending)
+            figures[bucket_id] = (*(int(value or 0) for value in counters[:3]), waiting + pending)
         windows = pacing.pace_race(client, keys, int(hold_s or 600), figures) if figures else {}
         for index, bucket_id in enumerate(bucket_ids):
             capacity, held, confirmed, _in_line = figures[bucket_id]
-            waiting, pending = replies[index * 3 + 1: index * 3 + 3]
+            counters, waiting, pending = replies[index * 3: index * 3 + 3]
             free = min(capacity - held - confirmed, windows[bucket_id] - held)
             metrics.bucket_figures(race_id, names[bucket_id], capacity, held, confirmed, waiting + pending)
-            if (pending or (waiting and free > 0)) and client.set(
+            # places freed one payment at a time are admitted in batches: a tenth of the window, or once a second
+            recent = moment - int(counters[3] or 0) < ADMIT_EVERY_MS
+            worth_it = free >= max(1, windows[bucket_id] // 10) or not recent
+            if (pending or (waiting and free > 0 and worth_it)) and client.set(
                 keys.lock(f"queued-{bucket_id}"), 1, nx=True, px=IN_FLIGHT_MS
             ):
                 queue("admissions").enqueue("marathon.blueprints.ticketing.jobs.admit", race_id, bucket_id,

@@ -26,7 +26,8 @@ class RaceKeys:
         return self._key("buckets")
 
     def bucket(self, bucket_id):
-        """HASH: capacity, held, confirmed, seq, admitted_total, rate, soldout, price, window (set by the pacing)."""
+        """HASH: capacity, held, confirmed, seq, admitted_total, rate, soldout, price, window (set by the pacing),
+        admitted_ms (the last admission)."""
         return self._key("b", bucket_id)
 
     def line(self, bucket_id):

@@ -6,7 +6,7 @@ from flask import current_app
 from marathon.blueprints.ticketing import line_scripts as lua
 from marathon.blueprints.ticketing.keys import RaceKeys, text
 from marathon.blueprints.ticketing.pacing import opening_window
-from marathon.core.clock import now, request_arrival_ms, to_ms
+from marathon.core.clock import now, to_ms
 from marathon.core.errors import DomainError
 from marathon.core.security import REVOKED_PREFIX
 from marathon.extensions import redis_store
@@ -27,6 +27,8 @@ MESSAGES = {
     "unknown_bucket": "the line is being restored; try again shortly",
     "bad_pow": "this proof of work has already been used for a join; ask for a new challenge",
 }
+# what a payment after its hold ran out counts as in the pacing's samples: later than any hold lasts
+LATE_PAYMENT_MS = 10**9
 ENDED = {"expired": "expired", "skipped": "expired", "sold_out": "sold_out", "left": "left", "cancelled": "left",
          "voided": "left"}
 
@@ -134,20 +136,28 @@ def leave(race_id, user_id):
     return text(result[0]), text(result[1]) if len(result) > 1 else None
 
 
-def transition(race_id, user_id, allowed, new_kind, tail="", hold_id="", fallback="", served_ms=None):
-    """Change a runner's place in Redis only if it is of an allowed kind (and of this hold); `served_ms`, how long the
-    paying request took inside the server, is recorded for the admission pacing."""
+def transition(race_id, user_id, allowed, new_kind, tail="", hold_id="", fallback="", paid=False):
+    """Change a runner's place in Redis only if it is of an allowed kind (and of this hold); `paid` records how long
+    the runner took from being told of the hold to paying it, for the admission pacing."""
     keys = RaceKeys(race_id)
-    extra_keys, extra_args = ([keys.pay_latency], [int(served_ms)]) if served_ms is not None else ([], [])
+    extra_keys, extra_args = ([keys.pay_latency], [to_ms(now())]) if paid else ([], [])
     return script("TRANSITION")(keys=[keys.who, *extra_keys],
                                 args=[user_id, allowed, new_kind, tail, hold_id, fallback, *extra_args])
 
 
 def mark_registered(race_id, user_id, bucket_id, registration_id):
-    """A paid hold: the runner is registered (and, inside a request, its time in the server paces admission)."""
-    arrived = request_arrival_ms()
+    """A paid hold: the runner is registered (and how long they took since being told paces admission)."""
     transition(race_id, user_id, "HLX", "R", str(registration_id), fallback=f"R|{bucket_id}|0|{registration_id}",
-               served_ms=None if arrived is None else max(0, to_ms(now()) - arrived))
+               paid=True)
+
+
+def note_late_payment(race_id):
+    """A payment that came after its hold ran out: the admission pacing counts it as the slowest payment there is."""
+    client = redis_store.client
+    with client.pipeline() as pipe:
+        pipe.lpush(RaceKeys(race_id).pay_latency, LATE_PAYMENT_MS)
+        pipe.ltrim(RaceKeys(race_id).pay_latency, 0, 999)
+        pipe.execute()
 
 
 def claim_registered(race_id, user_id, bucket_id, arrival, registration_id):

@@ -257,8 +257,8 @@ return 1
 
 # Moves a runner's place from one kind to another, keeping bucket and arrival.
 # KEYS: who ; ARGV: user, kinds allowed now (e.g. 'H', 'LH'), new kind, tail fields, hold id that must match ('' = any),
-# value to set when the runner has no place at all ('' = leave it); with a second key: a paid hold records how long its
-# confirm request took inside the server (ARGV 7, ms), the admission pacing's signal
+# value to set when the runner has no place at all ('' = leave it); with a second key and the moment (ARGV 7, ms): a
+# paid hold records how long its runner took from being told of it to paying, the admission pacing's signal
 TRANSITION = PRELUDE + r"""
 local current = redis.call('HGET', KEYS[1], ARGV[1])
 if not current then
@@ -271,8 +271,8 @@ if ARGV[5] ~= '' and f[4] ~= ARGV[5] then return 0 end
 local value = ARGV[3] .. '|' .. f[2] .. '|' .. f[3]
 if ARGV[4] ~= '' then value = value .. '|' .. ARGV[4] end
 redis.call('HSET', KEYS[1], ARGV[1], value)
-if KEYS[2] then
-  redis.call('LPUSH', KEYS[2], ARGV[7])
+if KEYS[2] and f[1] == 'H' and (tonumber(f[7]) or 0) > 0 then
+  redis.call('LPUSH', KEYS[2], tonumber(ARGV[7]) - tonumber(f[7]))
   redis.call('LTRIM', KEYS[2], 0, 999)
 end
 return 1

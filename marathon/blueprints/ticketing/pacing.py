@@ -2,10 +2,13 @@
 
 Admitting every free place at the opening sends thousands of runners to pay at the same moment; their payments then
 queue inside the web tier and short holds run out before they are served. So a race has a window of unpaid holds,
-shared among its buckets by demand, and the window follows how long confirm requests take inside the server (measured
-on every paid hold): it grows by half each second while confirms are served quickly, and shrinks while they queue. A
-runner's hold clock starts only when they are told of the hold (see the STATUS script), so the window is the only
-thing admission has to get right. ADMIT_WINDOW_PER_BUCKET, when set, caps a bucket's share.
+shared among its buckets by demand, and the window follows how long runners take from being told of their hold to
+having paid for it (every paid hold gives a sample; a payment that came after its hold ran out counts as the slowest
+there is). That time holds everything a runner waits for, the status answer, the order and the confirm, wherever
+they queued (even before the server could see them), and a client's own time to pay. The window grows by half each
+second while the 90th percentile is under a quarter of the hold, and shrinks while it is over half. A runner's hold
+clock starts only when they are told of it (the STATUS script), so a hold lasts its full time from the moment its
+runner knows. ADMIT_WINDOW_PER_BUCKET, when set, caps a bucket's share.
 """
 import math
 
@@ -19,8 +22,8 @@ START_PER_BUCKET = 25
 MIN_PER_BUCKET = 2
 GROW, SHRINK = 1.5, 0.7
 ADJUST_MS = 1000
-# confirms served within FAST_MS (p90) grow the window, beyond SLOW_MS shrink it; short holds tighten both
-FAST_MS, SLOW_MS = 1000, 4000
+# runners who pay (p90) within FAST of the hold's time from being told grow the window, beyond SLOW shrink it
+FAST, SLOW = 0.25, 0.5
 
 
 def bucket_cap(capacity):
@@ -35,9 +38,9 @@ def opening_window(capacity):
 
 
 def thresholds(hold_s):
-    """(fast, slow) p90 confirm times in ms: a 20 s hold cannot wait 4 s for each payment request."""
+    """(fast, slow): p90 times (ms) from being told of a hold to paying it that grow or shrink the window."""
     hold_ms = max(hold_s, 1) * 1000
-    return min(FAST_MS, hold_ms * 0.05), min(SLOW_MS, hold_ms * 0.15)
+    return hold_ms * FAST, hold_ms * SLOW
 
 
 def percentile(samples, share):

@@ -38,6 +38,8 @@ def hold_for_payment(hold_id, user_id):
     if hold.status == "confirmed":
         return hold
     if hold.status != "active" or hold.expires_at <= now():
+        if hold.status in ("active", "expired"):  # a payment too late: admission was faster than payments
+            line.note_late_payment(hold.race_id)
         raise HoldExpired("the hold has expired; join the line again")
     return hold
 
