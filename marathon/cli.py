@@ -4,7 +4,7 @@ from flask.cli import FlaskGroup
 from marathon.blueprints.auth.commands import users_cli
 from marathon.blueprints.fairplay.commands import fairplay_cli
 from marathon.blueprints.payment.commands import payments_cli
-from marathon.blueprints.ticketing.commands import race_cli, seed_cli
+from marathon.blueprints.races.commands import race_cli, seed_cli
 
 COMMAND_GROUPS = [users_cli, race_cli, seed_cli, payments_cli, fairplay_cli]
 

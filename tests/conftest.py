@@ -10,7 +10,7 @@ from sqlalchemy import text
 from marathon import create_app
 from marathon.config import database_url
 from marathon.core.clock import FrozenClock
-from marathon.core.redis_server import RedisServer
+from marathon.tooling.redis_server import RedisServer
 from marathon.extensions import db
 
 PASSWORD = "correct horse battery"

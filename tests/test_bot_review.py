@@ -6,8 +6,8 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from marathon.blueprints.fairplay import proof, services
-from marathon.blueprints.ticketing import services as ticketing
-from marathon.blueprints.ticketing.models import Hold, Registration
+from marathon.blueprints.registrations import services as ticketing
+from marathon.blueprints.registrations.models import Hold, Registration
 from marathon.blueprints.payment.models import Refund
 from marathon.extensions import db
 from tests.conftest import PASSWORD

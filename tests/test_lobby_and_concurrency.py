@@ -3,9 +3,11 @@ import threading
 
 from sqlalchemy import func, select
 
-from marathon.blueprints.ticketing import admission, jobs
-from marathon.blueprints.ticketing.admission import shuffle_order
-from marathon.blueprints.ticketing.models import Hold, PaceGroup, Race
+from marathon.admission import batches as admission
+from marathon.admission import jobs
+from marathon.admission.batches import shuffle_order
+from marathon.blueprints.races.models import PaceGroup, Race
+from marathon.blueprints.registrations.models import Hold
 from marathon.extensions import db
 from tests.factories import bucket, make_race, run_rounds
 from tests.test_line import join, me

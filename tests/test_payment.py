@@ -7,7 +7,8 @@ from sqlalchemy import func, select
 from marathon.blueprints.payment import refunds
 from marathon.blueprints.payment.models import Order, Refund
 from marathon.blueprints.payment.providers.fake import FakeProvider
-from marathon.blueprints.ticketing.models import PaceGroup, Registration
+from marathon.blueprints.races.models import PaceGroup
+from marathon.blueprints.registrations.models import Registration
 from marathon.extensions import db
 from tests.factories import make_race, run_rounds
 from tests.test_line import join, me

@@ -4,7 +4,8 @@ import threading
 from sqlalchemy import func, select
 
 from marathon.blueprints.payment.models import Order
-from marathon.blueprints.ticketing.models import PaceGroup, Registration
+from marathon.blueprints.races.models import PaceGroup
+from marathon.blueprints.registrations.models import Registration
 from marathon.extensions import db
 from tests.test_payment import admitted, confirm, fake, order  # noqa: F401  (fake is a fixture)
 

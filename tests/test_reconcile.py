@@ -2,8 +2,11 @@
 import redis
 from sqlalchemy import select
 
-from marathon.blueprints.ticketing import journal, services
-from marathon.blueprints.ticketing.models import Hold, LineEntry, Race
+from marathon.admission import journal
+from marathon.blueprints.registrations import services
+from marathon.blueprints.lines.models import LineEntry
+from marathon.blueprints.races.models import Race
+from marathon.blueprints.registrations.models import Hold
 from marathon.extensions import db
 from tests.factories import make_race, run_rounds
 from tests.test_line import join, me
@@ -60,7 +63,7 @@ def test_a_worker_round_heals_a_redis_that_lost_the_race(app, client, users, clo
     meanwhile = me(client, headers[1])
     assert meanwhile.status_code == 503 and meanwhile.get_json()["reason"] == "line_unavailable"
     with app.app_context():
-        from marathon.blueprints.ticketing import jobs
+        from marathon.admission import jobs
 
         jobs.race_round(1)
     clock.advance(10)

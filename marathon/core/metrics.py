@@ -61,7 +61,7 @@ def bucket_figures(race_id, bucket, capacity, held, confirmed_places, waiting):
 
 
 def _started():
-    # marathon.core.inflight stamps the arrival before a request waits its turn: the latency includes that wait
+    # marathon.web.inflight stamps the arrival before a request waits its turn: the latency includes that wait
     request.environ.setdefault(START_KEY, time.perf_counter())
 
 

@@ -4,7 +4,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from marathon.blueprints.fairplay import proof
-from marathon.blueprints.ticketing import catalogue
+from marathon.blueprints.races import catalogue
 from marathon.core.limits import per_ip
 from marathon.core.security import BEARER, access_claims, ensure_not_revoked
 

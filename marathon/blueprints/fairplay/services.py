@@ -8,8 +8,10 @@ from datetime import timedelta
 
 from marathon.blueprints.auth import services as accounts
 from marathon.blueprints.payment import refunds
-from marathon.blueprints.ticketing import line
-from marathon.blueprints.ticketing import services as ticketing
+from marathon.admission import journal
+from marathon.blueprints.lines import engine as line
+from marathon.blueprints.races import services as races
+from marathon.blueprints.registrations import services as ticketing
 from marathon.core.errors import DomainError
 
 # Measured (README, "Fair play"): altcha-lib's solver (the ALTCHA widget's, on WebCrypto) in V8 does about 21 SHA-256
@@ -75,8 +77,8 @@ def network_of(ip):
 def suspects(race_ref):
     """Every runner who joined a line of the race, with a bot-risk score and its reasons, highest first.
     Raises NotFound (race_not_found)."""
-    race = ticketing.get_race(race_ref)
-    joins = ticketing.race_joins(race.id)
+    race = races.get_race(race_ref)
+    joins = journal.race_joins(race.id)
     registrations = ticketing.race_registrations(race.id)
     cadence = line.status_cadence(race.id)
     users = {row.id: row for row in accounts.signup_records()}

@@ -6,7 +6,7 @@ from sqlalchemy.exc import IntegrityError
 
 from marathon.blueprints.payment.models import Order, Refund
 from marathon.blueprints.payment.providers import provider
-from marathon.blueprints.ticketing import services as ticketing
+from marathon.blueprints.registrations import services as ticketing
 from marathon.core.clock import now
 from marathon.core.errors import DomainError
 from marathon.extensions import db

@@ -12,8 +12,8 @@ from marathon.blueprints.payment import refunds
 from marathon.blueprints.payment.models import Order
 from marathon.blueprints.payment.providers import provider
 from marathon.blueprints.payment.providers.base import PaymentDeclined
-from marathon.blueprints.ticketing import services as ticketing
-from marathon.blueprints.ticketing.services import HoldExpired
+from marathon.blueprints.registrations import services as ticketing
+from marathon.blueprints.registrations.services import HoldExpired
 from marathon.core.clock import now, to_ms
 from marathon.core.errors import DomainError, NotFound
 from marathon.extensions import db, redis_store

@@ -4,7 +4,7 @@ import re
 import marshmallow as ma
 from marshmallow import validate
 
-from marathon.blueprints.ticketing.models import COURSE_CODES, SALE_STATES
+from marathon.blueprints.races.models import COURSE_CODES, SALE_STATES
 
 # a slug of only digits would be mistaken for an id wherever `{race}` accepts either
 SLUG = re.compile(r"^(?![0-9]+$)[a-z0-9]+(?:-[a-z0-9]+)*$")

@@ -1,4 +1,4 @@
-"""A per-process cache of each race's buckets, so the join and status paths resolve names without SQL."""
+"""Per-process caches of each race's buckets and of bucket line names, so the hot paths resolve names without SQL."""
 import threading
 import time
 from dataclasses import dataclass
@@ -6,12 +6,14 @@ from dataclasses import dataclass
 from flask import current_app
 from sqlalchemy import select
 
-from marathon.blueprints.ticketing.models import Race
-from marathon.core.errors import DomainError, NotFound
-from marathon.core.ids import record_id
+from marathon.blueprints.races.models import Course, PaceGroup
+from marathon.blueprints.races.services import get_race
+from marathon.core.errors import DomainError
 from marathon.extensions import db
 
 TTL_S = 10
+# bucket id -> line name ('10K/5'), for metrics' labels: a bucket's course and code never change
+_NAMES = {}
 # one lookup at a time per process: when an entry runs out in the middle of a rush, the first request reloads it and
 # the others wait for that instead of each loading the race (a stampede that opened a database connection apiece)
 _LOADING = threading.Lock()
@@ -44,11 +46,7 @@ def lookup(ref):
 
 
 def _load(cache, ref):
-    race = db.session.get(Race, record_id(ref)) if record_id(ref) else None
-    if race is None and "\x00" not in ref:  # PostgreSQL text cannot hold NUL: no slug has one
-        race = db.session.execute(select(Race).filter_by(slug=ref)).scalar_one_or_none()
-    if race is None:
-        raise NotFound(f"no race {ref!r}", "race_not_found")
+    race = get_race(ref)
     entry = RaceEntry(
         race.id, race.slug,
         {(course.code, bucket.code): bucket.id for course in race.courses for bucket in course.pace_groups},
@@ -80,3 +78,15 @@ def forget(ref=None):
         _cache().clear()
     else:
         _cache().pop(str(ref), None)
+
+
+def line_name(bucket_id):
+    """The bucket's line name ('10K/5'), from a per-process cache (one query the first time)."""
+    name = _NAMES.get(bucket_id)
+    if name is None:
+        course, code = db.session.execute(
+            select(Course.code, PaceGroup.code).join(Course, Course.id == PaceGroup.course_id)
+            .where(PaceGroup.id == bucket_id)
+        ).one()
+        name = _NAMES[bucket_id] = f"{course}/{code}"
+    return name

@@ -1,4 +1,4 @@
-"""Race rules: creating a race from its spec, the sale's states and their audit trail, and bucket capacities."""
+"""Race rules: the one lookup by id or slug, creating a race from its spec, the sale's states and their audit trail, and bucket capacities."""
 import hashlib
 import secrets
 from datetime import timedelta
@@ -7,13 +7,25 @@ import marshmallow as ma
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from marathon.blueprints.ticketing import line
-from marathon.blueprints.ticketing.models import Course, PaceGroup, Race, SaleEvent
-from marathon.blueprints.ticketing.schemas import RaceSpecSchema, describe_errors
-from marathon.blueprints.ticketing.services import get_race
+from marathon.blueprints.lines import engine as line
+from marathon.blueprints.races.models import Course, PaceGroup, Race, SaleEvent
+from marathon.blueprints.races.schemas import RaceSpecSchema, describe_errors
 from marathon.core.clock import now
 from marathon.core.errors import DomainError, NotFound
+from marathon.core.ids import record_id
 from marathon.extensions import db
+
+def get_race(ref):
+    """The race with this id or slug; raises NotFound (race_not_found)."""
+    ref = str(ref)
+    race = db.session.get(Race, record_id(ref)) if record_id(ref) else None
+    if race is None and "\x00" not in ref:  # PostgreSQL text cannot hold NUL: no slug has one
+        race = db.session.execute(select(Race).filter_by(slug=ref)).scalar_one_or_none()
+    if race is None:
+        raise NotFound(f"no race {ref!r}", "race_not_found")
+    return race
+
+
 
 # action -> (the state it leads to, the states it may start from)
 TRANSITIONS = {

@@ -3,8 +3,10 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from marathon.blueprints.auth import services as accounts
-from marathon.blueprints.ticketing import line, services
-from marathon.blueprints.ticketing.models import Hold, Race, Registration, Transfer
+from marathon.blueprints.lines import engine as line
+from marathon.blueprints.registrations import services
+from marathon.blueprints.races.models import Race
+from marathon.blueprints.registrations.models import Hold, Registration, Transfer
 from marathon.core.clock import now
 from marathon.core.errors import DomainError, NotFound
 from marathon.extensions import db

@@ -4,9 +4,11 @@ from flask import jsonify
 from flask.views import MethodView
 
 from marathon.blueprints.fairplay import proof as proof_of_work
-from marathon.blueprints.ticketing import catalogue, line, services
+from marathon.blueprints.races import catalogue
+from marathon.blueprints.lines import engine as line
+from marathon.blueprints.registrations import services
 from marathon.blueprints.ticketing.blueprint import blp
-from marathon.blueprints.ticketing.queue_schemas import JoinedSchema, JoinSchema, QueueStatusSchema
+from marathon.blueprints.lines.schemas import JoinedSchema, JoinSchema, QueueStatusSchema
 from marathon.core.errors import DomainError, NotFound
 from marathon.core.limits import per_ip
 from marathon.core.net import client_ip
@@ -75,7 +77,7 @@ def my_place(race, claims):
 
 
 def in_flight_lane(environ):
-    """The request's lane in marathon.core.inflight: joins wait apart, so that the opening's burst of joins delays
+    """The request's lane in marathon.web.inflight: joins wait apart, so that the opening's burst of joins delays
     neither the status polls nor the payments of runners already admitted (their holds run out meanwhile)."""
     method = environ.get("REQUEST_METHOD")
     if method == "POST" and environ.get("PATH_INFO", "").endswith("/queue"):

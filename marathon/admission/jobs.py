@@ -2,8 +2,10 @@
 import logging
 import threading
 
-from marathon.blueprints.ticketing import admission, journal, line
-from marathon.blueprints.ticketing.keys import RaceKeys, text
+from marathon.admission import batches as admission
+from marathon.admission import journal
+from marathon.blueprints.lines import engine as line
+from marathon.blueprints.lines.keys import RaceKeys, text
 from marathon.core import metrics
 from marathon.core.clock import now
 from marathon.core.jobs import queue
@@ -85,7 +87,7 @@ def tick():
         race_id = int(raw_race)
         keys = RaceKeys(race_id)
         if client.set(keys.lock("round-queued"), 1, nx=True, px=IN_FLIGHT_MS):
-            queue("admissions").enqueue("marathon.blueprints.ticketing.jobs.race_round", race_id, **JOB_OPTIONS)
+            queue("admissions").enqueue("marathon.admission.jobs.race_round", race_id, **JOB_OPTIONS)
             enqueued += 1
         names = {int(value): text(name) for name, value in client.hgetall(keys.buckets).items()}
         bucket_ids = list(names)
@@ -103,7 +105,7 @@ def tick():
             if (pending or (waiting and free > 0)) and client.set(
                 keys.lock(f"queued-{bucket_id}"), 1, nx=True, px=IN_FLIGHT_MS
             ):
-                queue("admissions").enqueue("marathon.blueprints.ticketing.jobs.admit", race_id, bucket_id,
+                queue("admissions").enqueue("marathon.admission.jobs.admit", race_id, bucket_id,
                                             **JOB_OPTIONS)
                 enqueued += 1
     return enqueued

@@ -3,11 +3,11 @@ from flask import current_app, request
 from flask_jwt_extended import get_jwt
 
 from marathon.blueprints.auth import services as accounts
-from marathon.blueprints.ticketing import race_views, races
+from marathon.blueprints.races import presenters as race_views
+from marathon.blueprints.races import services as races
 from marathon.blueprints.ticketing.blueprint import blp
-from marathon.blueprints.ticketing.schemas import (BucketFiguresSchema, CapacitySchema, RaceSchema, RaceSpecSchema,
+from marathon.blueprints.races.schemas import (BucketFiguresSchema, CapacitySchema, RaceSchema, RaceSpecSchema,
                                                    RaceSummarySchema, StatsSchema)
-from marathon.blueprints.ticketing.services import get_race
 from marathon.core.security import BEARER, admin_required, current_user_id
 
 ADMIN_ERRORS = "401 without a token, 403 without the admin role, 404 race_not_found"
@@ -90,7 +90,7 @@ def close_sale(race):
 @blp.response(200, StatsSchema)
 def race_stats(race):
     """Per bucket and in total: capacity, confirmed, held, remaining, waiting and admitted so far."""
-    return race_views.stats(get_race(race))
+    return race_views.stats(races.get_race(race))
 
 
 @blp.route("/admin/races/<race>/registrations.csv", methods=["GET"])
@@ -100,7 +100,7 @@ def race_stats(race):
               description="columns bib, corral, name, course, pace_group, status, amount_paid")
 def registrations_csv(race):
     """Every registration of the race as CSV, one row each (cancelled ones too), by bib."""
-    found = get_race(race)
+    found = races.get_race(race)
     response = current_app.response_class(race_views.registrations_csv(found), mimetype="text/csv")
     response.headers["Content-Disposition"] = f'attachment; filename="{found.slug}-registrations.csv"'
     return response
@@ -117,4 +117,4 @@ def change_capacity(body, race, course, pace_group):
     """Change a bucket's capacity; it never goes below the places already held or confirmed."""
     bucket = races.set_capacity(race, course, pace_group, body["capacity"], actor=_actor())
     line_name = f"{bucket.course.code}/{bucket.code}"
-    return next(row for row in race_views.stats(get_race(race))["buckets"] if row["line"] == line_name)
+    return next(row for row in race_views.stats(races.get_race(race))["buckets"] if row["line"] == line_name)

@@ -2,9 +2,10 @@
 from sqlalchemy import select, update
 
 from marathon.blueprints.auth import services as accounts
-from marathon.blueprints.ticketing import journal, line
-from marathon.blueprints.ticketing.admission import bucket_name
-from marathon.blueprints.ticketing.models import Course, Hold, LineEntry, PaceGroup, Race, Registration
+from marathon.blueprints.lines import engine as line
+from marathon.blueprints.races.catalogue import line_name
+from marathon.blueprints.races.models import Course, PaceGroup, Race
+from marathon.blueprints.registrations.models import Hold, Registration
 from marathon.core import metrics
 from marathon.core.clock import now
 from marathon.core.errors import DomainError, NotFound
@@ -17,17 +18,6 @@ BLOOD_TYPES = ("A+", "A-", "B+", "B-", "O+", "O-", "AB+", "AB-", "unknown")
 class HoldExpired(DomainError):
     status = 410
     reason = "hold_expired"
-
-
-def get_race(ref):
-    """The race with this id or slug; raises NotFound (race_not_found)."""
-    ref = str(ref)
-    race = db.session.get(Race, record_id(ref)) if record_id(ref) else None
-    if race is None and "\x00" not in ref:  # PostgreSQL text cannot hold NUL: no slug has one
-        race = db.session.execute(select(Race).filter_by(slug=ref)).scalar_one_or_none()
-    if race is None:
-        raise NotFound(f"no race {ref!r}", "race_not_found")
-    return race
 
 
 def hold_for_payment(hold_id, user_id):
@@ -78,7 +68,7 @@ def confirm_hold(hold_id, user_id, blood_type=None, emergency_contact=None):
     registration_id = registration.id
     db.session.commit()
     line.mark_registered(race_id, int(user_id), bucket_id, registration_id)
-    metrics.confirmed(race_id, bucket_name(bucket_id))
+    metrics.confirmed(race_id, line_name(bucket_id))
     return registration
 
 
@@ -221,16 +211,6 @@ def get_registration(registration_id):
     if registration is None:
         raise NotFound(f"no registration {registration_id}", "registration_not_found")
     return registration
-
-
-def race_joins(race_id):
-    """Every journaled join of the race (the journal flushed first), as dicts, in order of joining."""
-    journal.flush_joins(race_id)
-    rows = db.session.execute(
-        select(LineEntry).filter_by(race_id=race_id).order_by(LineEntry.joined_at, LineEntry.id)
-    ).scalars().all()
-    return [{"user_id": e.user_id, "bucket_id": e.bucket_id, "arrival": e.arrival, "lobby": e.lobby,
-             "joined_at": e.joined_at, "ip": e.ip, "pow_ms": e.pow_ms, "status": e.status} for e in rows]
 
 
 def race_registrations(race_id):

@@ -5,10 +5,12 @@ from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from marathon.blueprints.ticketing import line
-from marathon.blueprints.ticketing.admission import buckets_of, shuffle_order, used_places
-from marathon.blueprints.ticketing.keys import RaceKeys, text
-from marathon.blueprints.ticketing.models import Hold, LineEntry, PaceGroup, Registration
+from marathon.blueprints.lines import engine as line
+from marathon.admission.batches import buckets_of, shuffle_order, used_places
+from marathon.blueprints.lines.keys import RaceKeys, text
+from marathon.blueprints.lines.models import LineEntry
+from marathon.blueprints.races.models import PaceGroup
+from marathon.blueprints.registrations.models import Hold, Registration
 from marathon.core.clock import to_ms
 from marathon.extensions import db, redis_store
 
@@ -152,3 +154,13 @@ def _waiting_from_database(race):
         placed = [(by_arrival[a], a, float(i - len(order)), False) for i, a in enumerate(order)]
         waiting[bucket_id] = placed + waiting.get(bucket_id, [])
     return waiting
+
+
+def race_joins(race_id):
+    """Every journaled join of the race (the journal flushed first), as dicts, in order of joining."""
+    flush_joins(race_id)
+    rows = db.session.execute(
+        select(LineEntry).filter_by(race_id=race_id).order_by(LineEntry.joined_at, LineEntry.id)
+    ).scalars().all()
+    return [{"user_id": e.user_id, "bucket_id": e.bucket_id, "arrival": e.arrival, "lobby": e.lobby,
+             "joined_at": e.joined_at, "ip": e.ip, "pow_ms": e.pow_ms, "status": e.status} for e in rows]

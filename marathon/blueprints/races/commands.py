@@ -12,8 +12,9 @@ from flask.cli import AppGroup
 from flask_jwt_extended import create_access_token
 
 from marathon.blueprints.auth import services as accounts
-from marathon.blueprints.ticketing import journal, race_views, races
-from marathon.blueprints.ticketing.services import get_race
+from marathon.admission import journal
+from marathon.blueprints.races import presenters as race_views
+from marathon.blueprints.races import services as races
 from marathon.core.clock import now
 from marathon.core.errors import DomainError
 
@@ -79,7 +80,7 @@ for _action in races.TRANSITIONS:
 @click.option("--json", "as_json", is_flag=True, help="print JSON instead of a table")
 def stats(race, as_json):
     """The figures of each bucket of RACE and their totals."""
-    figures = race_views.stats(domain(get_race, race))
+    figures = race_views.stats(domain(races.get_race, race))
     if as_json:
         click.echo(json.dumps(figures, indent=2))
         return
@@ -99,7 +100,7 @@ def stats(race, as_json):
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False), help="the CSV file to write")
 def export(race, out):
     """Write the registrations of RACE as CSV."""
-    text = race_views.registrations_csv(domain(get_race, race))
+    text = race_views.registrations_csv(domain(races.get_race, race))
     Path(out).write_text(text, encoding="utf-8", newline="")
     click.echo(f"{max(text.count(chr(10)) - 1, 0)} registrations written to {out}")
 
@@ -119,7 +120,7 @@ def capacity(race, course, pace_group, capacity):
 @click.argument("race")
 def reconcile(race):
     """Rebuild the Redis state of RACE (lines, mirrors) from the database; prints what differed."""
-    differences = journal.reconcile(domain(get_race, race))
+    differences = journal.reconcile(domain(races.get_race, race))
     for difference in differences or []:
         click.echo(difference)
     click.echo(f"{len(differences or [])} differences")
@@ -152,7 +153,7 @@ def demo():
     """A demo race with every course, open for sale now (run again, it makes sure the sale is open)."""
     moment = now().replace(microsecond=0)
     try:
-        race = get_race(DEMO_SLUG)
+        race = races.get_race(DEMO_SLUG)
     except DomainError:
         race = domain(races.create_race, demo_spec(moment), actor=ACTOR)
     if race.sale_state(now()) != "open":

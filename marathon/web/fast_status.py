@@ -9,7 +9,7 @@ import time
 import redis
 from werkzeug.http import HTTP_STATUS_CODES
 
-from marathon.blueprints.ticketing.queue_routes import my_place
+from marathon.blueprints.lines.routes import my_place
 from marathon.core import metrics
 from marathon.core.errors import UNAVAILABLE_RETRY_AFTER_S, DomainError
 from marathon.core.security import claims_from_header

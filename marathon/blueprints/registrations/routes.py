@@ -4,7 +4,8 @@ from flask.views import MethodView
 from flask_jwt_extended import jwt_required
 from marshmallow import validate
 
-from marathon.blueprints.ticketing import services, transfers
+from marathon.blueprints.registrations import services
+from marathon.blueprints.registrations import transfers
 from marathon.blueprints.ticketing.blueprint import blp
 from marathon.core.security import BEARER, current_user_id
 

@@ -9,9 +9,12 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from marathon.blueprints.ticketing import catalogue, line, races
-from marathon.blueprints.ticketing.models import Course, PaceGroup, Race, Registration
-from marathon.blueprints.ticketing.schemas import RaceSchema
+from marathon.blueprints.races import catalogue
+from marathon.blueprints.lines import engine as line
+from marathon.blueprints.races import services as races
+from marathon.blueprints.races.models import Course, PaceGroup, Race
+from marathon.blueprints.registrations.models import Registration
+from marathon.blueprints.races.schemas import RaceSchema
 from marathon.core.clock import now
 from marathon.extensions import db
 

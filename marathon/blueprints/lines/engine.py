@@ -3,8 +3,8 @@ from datetime import datetime, timezone
 
 from flask import current_app
 
-from marathon.blueprints.ticketing import line_scripts as lua
-from marathon.blueprints.ticketing.keys import RaceKeys, text
+from marathon.blueprints.lines import scripts as lua
+from marathon.blueprints.lines.keys import RaceKeys, text
 from marathon.core.clock import now, to_ms
 from marathon.core.errors import DomainError
 from marathon.core.security import REVOKED_PREFIX

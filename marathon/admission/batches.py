@@ -8,17 +8,18 @@ from datetime import timedelta
 from flask import current_app
 from sqlalchemy import func, select, update
 
-from marathon.blueprints.ticketing import line
-from marathon.blueprints.ticketing.keys import RaceKeys, text
-from marathon.blueprints.ticketing.models import Course, Hold, LineEntry, PaceGroup, Race
+from marathon.blueprints.lines import engine as line
+from marathon.blueprints.lines.keys import RaceKeys, text
+from marathon.blueprints.lines.models import LineEntry
+from marathon.blueprints.races.catalogue import line_name
+from marathon.blueprints.races.models import Course, PaceGroup, Race
+from marathon.blueprints.registrations.models import Hold
 from marathon.core import metrics
 from marathon.core.clock import now, to_ms
 from marathon.extensions import db, redis_store
 
 BATCH_MAX = 1000
 LOCK_MS = 5000
-# bucket id -> line name ('10K/5'), for metrics' labels: a bucket's course and code never change
-_NAMES = {}
 
 
 class Lock:
@@ -39,18 +40,6 @@ class Lock:
 def shuffle_order(seed, line_name, arrivals):
     """The published order of a lobby: arrivals sorted by SHA-256 of 'seed:line:arrival' (hex, ascending)."""
     return sorted(arrivals, key=lambda arrival: hashlib.sha256(f"{seed}:{line_name}:{arrival}".encode()).hexdigest())
-
-
-def bucket_name(bucket_id):
-    """The bucket's line name, from a per-process cache (one query the first time)."""
-    name = _NAMES.get(bucket_id)
-    if name is None:
-        course, code = db.session.execute(
-            select(Course.code, PaceGroup.code).join(Course, Course.id == PaceGroup.course_id)
-            .where(PaceGroup.id == bucket_id)
-        ).one()
-        name = _NAMES[bucket_id] = f"{course}/{code}"
-    return name
 
 
 def buckets_of(race_id):
@@ -92,7 +81,7 @@ def expire_holds(race_id):
         db.session.execute(update(PaceGroup).where(PaceGroup.id == bucket_id).values(held=PaceGroup.held - count))
     db.session.commit()
     for bucket_id, count in per_bucket.items():
-        metrics.expired(race_id, bucket_name(bucket_id), count)
+        metrics.expired(race_id, line_name(bucket_id), count)
     for hold_id, user_id, _bucket_id in expired:
         line.transition(race_id, user_id, "H", "X", "expired", hold_id=str(hold_id))
     return len(expired)
@@ -193,7 +182,7 @@ def _finish_pending(race, bucket_id):
         )
     db.session.commit()
     _failpoint("after_commit")
-    metrics.admitted(race.id, _NAMES.setdefault(bucket_id, f"{course.code}/{bucket.code}"), len(created))
+    metrics.admitted(race.id, line_name(bucket_id), len(created))
     places = {}
     for hold_id, user in created:
         places[user] = f"H|{bucket_id}|{arrivals[user]}|{hold_id}|{to_ms(expires_at)}|{course.price}"
