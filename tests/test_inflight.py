@@ -1,5 +1,5 @@
 """The in-flight bound: each lane has its own gate, and joins wait apart from status polls and payments."""
-from marathon.blueprints.lines.routes import in_flight_lane
+from marathon.web.inflight import in_flight_lane
 from marathon.web.inflight import START_KEY, InFlightLimit
 
 

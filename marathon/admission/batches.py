@@ -10,6 +10,7 @@ from sqlalchemy import func, select, update
 
 from marathon.blueprints.lines import engine as line
 from marathon.blueprints.lines.keys import RaceKeys, text
+from marathon.blueprints.lines.place import Kind, Place
 from marathon.blueprints.lines.models import LineEntry
 from marathon.blueprints.races.catalogue import line_name
 from marathon.blueprints.races.models import Course, PaceGroup, Race
@@ -56,7 +57,7 @@ def shuffle_lobby(race):
     for bucket, flat in zip(buckets, lobbies):
         by_arrival = {int(float(flat[i + 1])): text(flat[i]) for i in range(0, len(flat), 2)}
         if by_arrival:
-            order = shuffle_order(race.shuffle_seed, f"{bucket.course.code}/{bucket.code}", by_arrival)
+            order = shuffle_order(race.shuffle_seed, bucket.line, by_arrival)
             line.script("PLACE_LOBBY")(
                 keys=[keys.line(bucket.id), keys.lobby(bucket.id), keys.who], args=[by_arrival[a] for a in order]
             )
@@ -83,7 +84,7 @@ def expire_holds(race_id):
     for bucket_id, count in per_bucket.items():
         metrics.expired(race_id, line_name(bucket_id), count)
     for hold_id, user_id, _bucket_id in expired:
-        line.transition(race_id, user_id, "H", "X", "expired", hold_id=str(hold_id))
+        line.end_place(race_id, user_id, (Kind.HELD,), "expired", hold_id=str(hold_id))
     return len(expired)
 
 
@@ -185,20 +186,20 @@ def _finish_pending(race, bucket_id):
     metrics.admitted(race.id, line_name(bucket_id), len(created))
     places = {}
     for hold_id, user in created:
-        places[user] = f"H|{bucket_id}|{arrivals[user]}|{hold_id}|{to_ms(expires_at)}|{course.price}"
+        places[user] = Place.held(bucket_id, arrivals[user], hold_id, to_ms(expires_at), course.price)
     for user, hold in existing.items():
         if hold.status == "active":
-            places[user] = f"H|{bucket_id}|{hold.arrival}|{hold.id}|{to_ms(hold.expires_at)}|{hold.amount}"
+            places[user] = Place.held(bucket_id, hold.arrival, hold.id, to_ms(hold.expires_at), hold.amount)
         elif hold.status == "confirmed":
-            places[user] = f"R|{bucket_id}|{hold.arrival}|0"
+            places[user] = Place.registered(bucket_id, hold.arrival, 0)
         else:
-            places[user] = f"X|{bucket_id}|{hold.arrival}|expired"
+            places[user] = Place.ended(bucket_id, hold.arrival, "expired")
     for user in elsewhere:
-        places[user] = f"X|{bucket_id}|{arrivals[user]}|left"
+        places[user] = Place.ended(bucket_id, arrivals[user], "left")
     rate = _rate(keys, bucket_id, len(created))
     args = [rate]
-    for user, value in places.items():
-        args += [user, value]
+    for user, place in places.items():
+        args += [user, place.encode()]
     args.append("--")
     args += back
     line.script("FINISH")(keys=[keys.who, keys.pending(bucket_id), keys.line(bucket_id), keys.bucket(bucket_id)],

@@ -8,6 +8,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from marathon.blueprints.lines import engine as line
 from marathon.admission.batches import buckets_of, shuffle_order, used_places
 from marathon.blueprints.lines.keys import RaceKeys, text
+from marathon.blueprints.lines.place import Place
 from marathon.blueprints.lines.models import LineEntry
 from marathon.blueprints.races.models import PaceGroup
 from marathon.blueprints.registrations.models import Hold, Registration
@@ -68,13 +69,15 @@ def reconcile(race):
     db.session.commit()
     buckets = buckets_of(race.id)
     before = line.bucket_figures(race)
-    who = {int(k): text(v) for k, v in client.hgetall(keys.who).items()}
+    who = {int(k): Place.decode(v) for k, v in client.hgetall(keys.who).items()}
     places = _places_from_database(race.id)
     with client.pipeline() as pipe:
-        for user, value in places.items():
-            if who.get(user, "")[:1] != value[:1]:
-                differences.append(f"runner {user}: redis had {who.get(user) or 'nothing'}, database says {value}")
-                pipe.hset(keys.who, user, value)
+        for user, place in places.items():
+            had = who.get(user)
+            if had is None or had.kind is not place.kind:
+                differences.append(f"runner {user}: redis had {had.encode() if had else 'nothing'}, "
+                                   f"database says {place.encode()}")
+                pipe.hset(keys.who, user, place.encode())
         max_arrival = _max_arrivals(race.id)
         for bucket in buckets:
             current = int(client.hget(keys.bucket(bucket.id), "seq") or 0)
@@ -89,7 +92,7 @@ def reconcile(race):
                 differences.append(f"runner {user}: missing from line {bucket_id}, put back at arrival {arrival}")
                 target = keys.lobby(bucket_id) if in_lobby else keys.line(bucket_id)
                 pipe.zadd(target, {user: score}, nx=True)
-                pipe.hset(keys.who, user, f"L|{bucket_id}|{arrival}")
+                pipe.hset(keys.who, user, Place.waiting(bucket_id, arrival).encode())
                 pipe.hsetnx(keys.seen, user, to_ms(datetime.now(timezone.utc)))
         pipe.execute()
     # the sale hash last: until it is there, join and status answer 503 line_unavailable rather than a
@@ -106,15 +109,14 @@ def _places_from_database(race_id):
     """Runners with a live hold or a registration, as their Redis place."""
     places = {}
     for hold in db.session.execute(select(Hold).filter_by(race_id=race_id, status="active")).scalars():
-        places[hold.user_id] = (f"H|{hold.bucket_id}|{hold.arrival}|{hold.id}|{to_ms(hold.expires_at)}|"
-                                f"{hold.amount}")
+        places[hold.user_id] = Place.held(hold.bucket_id, hold.arrival, hold.id, to_ms(hold.expires_at), hold.amount)
     rows = db.session.execute(
         select(Registration.user_id, Registration.bucket_id, Registration.id, Hold.arrival)
         .join(Hold, Hold.id == Registration.hold_id)
         .where(Registration.race_id == race_id, Registration.status == "confirmed")
     ).all()
     for user_id, bucket_id, registration_id, arrival in rows:
-        places[user_id] = f"R|{bucket_id}|{arrival}|{registration_id}"
+        places[user_id] = Place.registered(bucket_id, arrival, registration_id)
     return places
 
 

@@ -9,10 +9,11 @@ import time
 import redis
 from werkzeug.http import HTTP_STATUS_CODES
 
-from marathon.blueprints.lines.routes import my_place
+from marathon.blueprints.lines.services import my_place
 from marathon.core import metrics
-from marathon.core.errors import UNAVAILABLE_RETRY_AFTER_S, DomainError
+from marathon.core.errors import UNAVAILABLE_RETRY_AFTER_S, DomainError, error_body, unavailable_body
 from marathon.core.security import claims_from_header
+from marathon.web.metrics import START_KEY
 
 log = logging.getLogger(__name__)
 PATH = re.compile(r"^/api/v1/races/([^/]+)/queue/me$")
@@ -31,15 +32,14 @@ class FastStatus:
         match = PATH.match(environ.get("PATH_INFO", "")) if environ.get("REQUEST_METHOD") == "GET" else None
         if match is None or self.app.config["RATE_LIMIT_BY_IP"]:
             return self.wsgi_app(environ, start_response)
-        started = environ.get(metrics.START_KEY) or time.perf_counter()
+        started = environ.get(START_KEY) or time.perf_counter()
         with self.app.app_context():
             answer = _answer(match.group(1), environ.get("HTTP_AUTHORIZATION", ""))
         if answer is None:  # something only Flask's error handlers know how to answer
             return self.wsgi_app(environ, start_response)
         status, body, headers = answer
         payload = json.dumps(body, separators=(",", ":")).encode()
-        metrics.REQUESTS.labels(ROUTE, "GET", str(status)).inc()
-        metrics.LATENCY.labels(ROUTE, "GET").observe(time.perf_counter() - started)
+        metrics.record_request(ROUTE, "GET", status, started)
         start_response(f"{status} {HTTP_STATUS_CODES[status]}",
                        [("Content-Type", "application/json"), ("Content-Length", str(len(payload))), *headers])
         return [payload]
@@ -50,17 +50,11 @@ def _answer(race, header):
     try:
         return 200, my_place(race, claims_from_header(header)), []
     except DomainError as error:
-        body = {"code": error.status, "status": HTTP_STATUS_CODES.get(error.status, "Error"), "message": error.message}
-        if error.reason:
-            body["reason"] = error.reason
-        if error.errors:
-            body["errors"] = error.errors
+        body = error_body(error.status, error.message, error.reason, error.errors)
         return error.status, body, [(key, str(value)) for key, value in error.headers.items()]
     except UNAVAILABLE:
         log.warning("dependency unavailable on the status poll")
-        return 503, {"code": 503, "status": "Service Unavailable", "reason": "unavailable",
-                     "message": "the service is briefly unavailable; try again shortly"}, \
-            [("Retry-After", str(UNAVAILABLE_RETRY_AFTER_S))]
+        return 503, unavailable_body(), [("Retry-After", str(UNAVAILABLE_RETRY_AFTER_S))]
     except Exception:  # e.g. the database away while the race's catalogue entry is loaded: Flask's handlers decide
         log.debug("status poll handed to Flask", exc_info=True)
         return None

@@ -1,10 +1,7 @@
 """A bound on the requests a gevent worker serves at once, however many connections it holds."""
-import os
 import time
 
-START_KEY = "marathon.metrics.start"  # the same key as marathon.core.metrics reads
-
-DEFAULT_LIMIT = 64
+from marathon.web.metrics import START_KEY
 
 
 class InFlightLimit:
@@ -18,7 +15,7 @@ class InFlightLimit:
     def __init__(self, wsgi_app, limit, lane_of=None):
         self.wsgi_app = wsgi_app
         self.limit = limit
-        self.lane_of = lane_of or lane_by_method
+        self.lane_of = lane_of or in_flight_lane
         self.gates = {}
 
     def __call__(self, environ, start_response):
@@ -33,15 +30,19 @@ class InFlightLimit:
             return self.wsgi_app(environ, start_response)
 
 
-def lane_by_method(environ):
-    """Reads and writes wait in separate lanes, each in arrival order."""
-    return "read" if environ.get("REQUEST_METHOD") in ("GET", "HEAD") else "write"
+def in_flight_lane(environ):
+    """The request's lane: joins wait apart, so that the opening's burst of joins delays neither the status polls nor
+    the payments of runners already admitted (their holds run out meanwhile); other reads apart from other writes."""
+    method = environ.get("REQUEST_METHOD")
+    if method == "POST" and environ.get("PATH_INFO", "").endswith("/queue"):
+        return "join"
+    return "read" if method in ("GET", "HEAD") else "write"
 
 
-def limit_in_flight(app, lane_of=None):
+def limit_in_flight(app, lane_of=in_flight_lane):
     """Wrap the app's WSGI callable when it runs under gevent (WEB_MAX_IN_FLIGHT requests at once per lane, 0 = no
-    bound); `lane_of(environ)` names a request's lane (by default reads apart from writes)."""
-    limit = int(os.environ.get("WEB_MAX_IN_FLIGHT", DEFAULT_LIMIT))
+    bound); `lane_of(environ)` names a request's lane."""
+    limit = int(app.config["WEB_MAX_IN_FLIGHT"])
     try:
         from gevent import monkey
     except ImportError:

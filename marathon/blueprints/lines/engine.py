@@ -5,6 +5,8 @@ from flask import current_app
 
 from marathon.blueprints.lines import scripts as lua
 from marathon.blueprints.lines.keys import RaceKeys, text
+from marathon.blueprints.lines.place import Kind, Place, kinds
+from marathon.blueprints.races.models import line_of
 from marathon.core.clock import now, to_ms
 from marathon.core.errors import DomainError
 from marathon.core.security import REVOKED_PREFIX
@@ -26,6 +28,8 @@ MESSAGES = {
     "unknown_bucket": "the line is being restored; try again shortly",
     "bad_pow": "this proof of work has already been used for a join; ask for a new challenge",
 }
+# what LEAVE answers besides the kind of place the runner had
+LEFT, BUSY, NONE = "left", "busy", "none"
 ENDED = {"expired": "expired", "skipped": "expired", "sold_out": "sold_out", "left": "left", "cancelled": "left",
          "voided": "left"}
 
@@ -92,18 +96,19 @@ def status(race_id, user_id, jti, enforce_interval=True):
         return None
     if kind == "err":
         _refuse(text(result[1]), result[2] if len(result) > 2 else None)
+    kind = Kind(kind)
     view = {"line": text(result[1]), "arrival": int(result[2]), "position": None, "ahead": None, "eta_s": None,
             "hold": None}
-    if kind == "L":
+    if kind is Kind.WAITING:
         ahead, retry, eta, in_lobby = (int(value) for value in result[3:7])
         view.update(status="waiting", position=ahead + 1, ahead=ahead, retry_after_s=retry,
                     eta_s=None if eta < 0 else eta, lobby=bool(in_lobby))
-    elif kind == "H":
+    elif kind is Kind.HELD:
         hold_id, expires_ms, amount, retry = int(result[3]), int(result[4]), int(result[5]), int(result[6])
         expired = expires_ms <= to_ms(now())
         view.update(status="expired" if expired else "admitted", retry_after_s=retry, position=0, ahead=0,
                     hold=None if expired else {"id": hold_id, "expires_at": _iso(expires_ms), "amount": amount})
-    elif kind == "R":
+    elif kind is Kind.REGISTERED:
         view.update(status="confirmed", registration_id=int(result[3]), retry_after_s=int(result[4]))
     else:
         reason = text(result[3])
@@ -116,39 +121,50 @@ def _iso(ms):
 
 
 def leave(race_id, user_id):
-    """Take the runner out of the line; returns the kind of place they had ('left', 'H', 'R', 'X', 'none')."""
+    """Take the runner out of the line; returns (LEFT, BUSY, NONE or the Kind of place they had, the place's text)."""
     keys = RaceKeys(race_id)
     bucket = None
     current = redis_store.client.hget(keys.who, user_id)
     if current:
-        bucket = text(current).split("|")[1]
+        bucket = Place.decode(current).bucket_id
     line_key = keys.line(bucket) if bucket else keys.line(0)
     lobby_key = keys.lobby(bucket) if bucket else keys.lobby(0)
     result = script("LEAVE")(keys=[keys.who, line_key, lobby_key, keys.joins], args=[user_id, to_ms(now())])
-    return text(result[0]), text(result[1]) if len(result) > 1 else None
+    outcome = text(result[0])
+    if outcome not in (LEFT, BUSY, NONE):
+        outcome = Kind(outcome)
+    return outcome, text(result[1]) if len(result) > 1 else None
 
 
-def transition(race_id, user_id, allowed, new_kind, tail="", hold_id="", fallback=""):
-    """Change a runner's place in Redis only if it is of an allowed kind (and of this hold)."""
+def transition(race_id, user_id, allowed, new_kind, tail="", hold_id="", fallback=None):
+    """Change a runner's place in Redis to `new_kind` (keeping bucket and arrival, `tail` as its last field) only if
+    it is of an `allowed` Kind (and of this hold); `fallback` is the Place to set when the runner has none."""
     keys = RaceKeys(race_id)
-    return script("TRANSITION")(keys=[keys.who], args=[user_id, allowed, new_kind, tail, hold_id, fallback])
+    args = [user_id, kinds(*allowed), Kind(new_kind).value, tail, hold_id, fallback.encode() if fallback else ""]
+    return script("TRANSITION")(keys=[keys.who], args=args)
+
+
+def end_place(race_id, user_id, allowed, reason, hold_id=""):
+    """End a runner's place of an allowed Kind (of this hold or registration) with `reason`."""
+    return transition(race_id, user_id, allowed, Kind.ENDED, reason, hold_id=hold_id)
 
 
 def mark_registered(race_id, user_id, bucket_id, registration_id):
     """A paid hold: the runner is registered."""
-    transition(race_id, user_id, "HLX", "R", str(registration_id), fallback=f"R|{bucket_id}|0|{registration_id}")
+    transition(race_id, user_id, (Kind.HELD, Kind.WAITING, Kind.ENDED), Kind.REGISTERED, str(registration_id),
+               fallback=Place.registered(bucket_id, 0, registration_id))
 
 
 def claim_registered(race_id, user_id, bucket_id, arrival, registration_id):
     """Make the runner registered in Redis unless they wait, hold a place or are registered; returns whether it did."""
-    value = f"R|{bucket_id}|{arrival}|{registration_id}"
+    value = Place.registered(bucket_id, arrival, registration_id).encode()
     return bool(script("CLAIM")(keys=[RaceKeys(race_id).who], args=[user_id, value]))
 
 
 def mark_place_freed(race_id, user_id, bucket_id, reason):
     """A cancelled or voided registration: the runner has no place, and the bucket is no longer sold out."""
     keys = RaceKeys(race_id)
-    transition(race_id, user_id, "RH", "X", reason)
+    end_place(race_id, user_id, (Kind.REGISTERED, Kind.HELD), reason)
     redis_store.client.hset(keys.bucket(bucket_id), "soldout", "0")
 
 
@@ -169,7 +185,7 @@ def publish_race(race):
             pipe.hsetnx(keys.sale, "shuffled", "0")
         for course in race.courses:
             for bucket in course.pace_groups:
-                name = f"{course.code}/{bucket.code}"
+                name = line_of(course.code, bucket.code)
                 pipe.hset(keys.buckets, name, bucket.id)
                 pipe.hset(keys.bucket(bucket.id), mapping=_mirror(bucket, course))
                 pipe.hsetnx(keys.bucket(bucket.id), "seq", 0)
@@ -181,7 +197,7 @@ def publish_race(race):
 
 def _mirror(bucket, course):
     mirror = {"capacity": bucket.capacity, "held": bucket.held, "confirmed": bucket.confirmed,
-              "admitted_total": bucket.admitted_total, "name": f"{course.code}/{bucket.code}", "price": course.price,
+              "admitted_total": bucket.admitted_total, "name": line_of(course.code, bucket.code), "price": course.price,
               "window": _window(bucket.capacity)}
     if bucket.capacity - bucket.held - bucket.confirmed > 0 or bucket.held > 0:
         mirror["soldout"] = "0"

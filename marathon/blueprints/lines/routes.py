@@ -3,16 +3,12 @@
 from flask import jsonify
 from flask.views import MethodView
 
-from marathon.blueprints.fairplay import proof as proof_of_work
-from marathon.blueprints.races import catalogue
-from marathon.blueprints.lines import engine as line
-from marathon.blueprints.registrations import services
+from marathon.blueprints.lines import services
 from marathon.blueprints.ticketing.blueprint import blp
 from marathon.blueprints.lines.schemas import JoinedSchema, JoinSchema, QueueStatusSchema
-from marathon.core.errors import DomainError, NotFound
 from marathon.core.limits import per_ip
 from marathon.core.net import client_ip
-from marathon.core.security import BEARER, access_claims, ensure_not_revoked
+from marathon.core.security import BEARER, access_claims
 
 
 @blp.route("/races/<race>/queue")
@@ -28,11 +24,9 @@ class Queue(MethodView):
     def post(self, body, race):
         """Join the waiting line of a course and pace group (with `pow` when the race asks for proof of work)."""
         claims = access_claims()
-        entry = catalogue.lookup(race)
-        bucket_id = catalogue.bucket_id(entry, body["course"], body["pace_group"])
-        proof = proof_of_work.verify(entry.race_id, claims["sub"], body.get("pow")) if entry.pow_difficulty else None
-        joined = line.join(entry.race_id, bucket_id, claims["sub"], claims["jti"], ip=client_ip(), proof=proof)
-        response = jsonify(dict(joined, line=f"{body['course']}/{body['pace_group']}"))
+        joined = services.join(race, body["course"], body["pace_group"], claims, ip=client_ip(),
+                               pow_payload=body.get("pow"))
+        response = jsonify(joined)
         response.status_code = 202
         return response
 
@@ -47,39 +41,12 @@ class MyPlace(MethodView):
     @blp.alt_response(429, description="asked sooner than retry_after_s")
     def get(self, race):
         """Where the caller stands: position, ETA, or the hold once admitted."""
-        return jsonify(my_place(race, access_claims()))
+        return jsonify(services.my_place(race, access_claims()))
 
     @blp.response(204)
     @blp.doc(security=BEARER)
     @blp.alt_response(404, description="not_in_line")
     def delete(self, race):
         """Leave the line (or give back a held place)."""
-        claims = access_claims()
-        entry = catalogue.lookup(race)
-        ensure_not_revoked(claims)
-        kind, _current = line.leave(entry.race_id, claims["sub"])
-        if kind == "H":
-            services.release_hold(entry.race_id, int(claims["sub"]))
-        elif kind in ("none", "X", "R", "busy"):
-            if kind == "busy":
-                raise DomainError("you are being admitted right now; try again in a moment", "busy", status=409,
-                                  headers={"Retry-After": 1})
-            raise NotFound("you are not waiting in a line of this race", "not_in_line")
+        services.leave(race, access_claims())
 
-
-def my_place(race, claims):
-    """The caller's place in the race's lines (one Redis round trip); raises NotFound (not_in_line)."""
-    entry = catalogue.lookup(race)
-    view = line.status(entry.race_id, claims["sub"], claims["jti"])
-    if view is None:
-        raise NotFound("you are not in a line of this race", "not_in_line")
-    return view
-
-
-def in_flight_lane(environ):
-    """The request's lane in marathon.web.inflight: joins wait apart, so that the opening's burst of joins delays
-    neither the status polls nor the payments of runners already admitted (their holds run out meanwhile)."""
-    method = environ.get("REQUEST_METHOD")
-    if method == "POST" and environ.get("PATH_INFO", "").endswith("/queue"):
-        return "join"
-    return "read" if method in ("GET", "HEAD") else "write"

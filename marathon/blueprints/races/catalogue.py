@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from flask import current_app
 from sqlalchemy import select
 
-from marathon.blueprints.races.models import Course, PaceGroup
+from marathon.blueprints.races.models import Course, PaceGroup, line_of
 from marathon.blueprints.races.services import get_race
 from marathon.core.errors import DomainError
 from marathon.extensions import db
@@ -88,5 +88,5 @@ def line_name(bucket_id):
             select(Course.code, PaceGroup.code).join(Course, Course.id == PaceGroup.course_id)
             .where(PaceGroup.id == bucket_id)
         ).one()
-        name = _NAMES[bucket_id] = f"{course}/{code}"
+        name = _NAMES[bucket_id] = line_of(course, code)
     return name

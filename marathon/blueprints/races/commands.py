@@ -113,7 +113,7 @@ def export(race, out):
 def capacity(race, course, pace_group, capacity):
     """Set the capacity of the bucket COURSE/PACE_GROUP (never below its places held or confirmed)."""
     bucket = domain(races.set_capacity, race, course, pace_group, capacity, actor=ACTOR)
-    click.echo(f"{course}/{bucket.code}: capacity {bucket.capacity} ({bucket.held} held, {bucket.confirmed} confirmed)")
+    click.echo(f"{bucket.line}: capacity {bucket.capacity} ({bucket.held} held, {bucket.confirmed} confirmed)")
 
 
 @race_cli.command("reconcile")

@@ -11,6 +11,11 @@ SALE_STATES = ("scheduled", "lobby", "open", "paused", "closed")
 COURSE_CODES = ("5K", "10K", "HALF", "FULL")
 
 
+def line_of(course_code, group_code):
+    """A bucket's public line name, e.g. '10K/5': the one place it is spelled."""
+    return f"{course_code}/{group_code}"
+
+
 class Race(db.Model):
     __tablename__ = "races"
 
@@ -135,7 +140,7 @@ class PaceGroup(db.Model):
     @property
     def line(self):
         """The bucket's public name, e.g. '10K/5'."""
-        return f"{self.course.code}/{self.code}"
+        return line_of(self.course.code, self.code)
 
     @property
     def free(self):

@@ -12,7 +12,7 @@ from sqlalchemy.orm import selectinload
 from marathon.blueprints.races import catalogue
 from marathon.blueprints.lines import engine as line
 from marathon.blueprints.races import services as races
-from marathon.blueprints.races.models import Course, PaceGroup, Race
+from marathon.blueprints.races.models import Course, PaceGroup, Race, line_of
 from marathon.blueprints.registrations.models import Registration
 from marathon.blueprints.races.schemas import RaceSchema
 from marathon.core.clock import now
@@ -153,7 +153,7 @@ def stats(race):
     for course in race.courses:
         for bucket in course.pace_groups:
             counts = _counts(bucket, figures.get(bucket.id))
-            row = {"line": f"{course.code}/{bucket.code}", "course": course.code, "pace_group": bucket.code,
+            row = {"line": line_of(course.code, bucket.code), "course": course.code, "pace_group": bucket.code,
                    "corral": bucket.corral}
             for name in ("capacity", "confirmed", "held", "waiting", "admitted_total"):
                 row[name] = int(counts.get(name, 0))
@@ -162,6 +162,12 @@ def stats(race):
     names = ("capacity", "confirmed", "held", "remaining", "waiting", "admitted_total")
     totals = {name: sum(row[name] for row in rows) for name in names}
     return {"race": race.slug, "sale_state": race.sale_state(now()), "buckets": rows, "totals": totals}
+
+
+def bucket_stats(bucket):
+    """The bucket's row of its race's stats (capacity, confirmed, held, remaining, waiting, admitted_total)."""
+    race = db.session.get(Race, bucket.race_id)
+    return next(row for row in stats(race)["buckets"] if row["line"] == bucket.line)
 
 
 def _cell(value):

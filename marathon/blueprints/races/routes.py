@@ -116,5 +116,4 @@ def registrations_csv(race):
 def change_capacity(body, race, course, pace_group):
     """Change a bucket's capacity; it never goes below the places already held or confirmed."""
     bucket = races.set_capacity(race, course, pace_group, body["capacity"], actor=_actor())
-    line_name = f"{bucket.course.code}/{bucket.code}"
-    return next(row for row in race_views.stats(races.get_race(race))["buckets"] if row["line"] == line_name)
+    return race_views.bucket_stats(bucket)

@@ -8,7 +8,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from marathon.blueprints.lines import engine as line
-from marathon.blueprints.races.models import Course, PaceGroup, Race, SaleEvent
+from marathon.blueprints.races.models import Course, PaceGroup, Race, SaleEvent, line_of
 from marathon.blueprints.races.schemas import RaceSpecSchema, describe_errors
 from marathon.core.clock import now
 from marathon.core.errors import DomainError, NotFound
@@ -203,7 +203,7 @@ def set_capacity(ref, course_code, group_code, capacity, actor):
     moment = now()
     state = race.sale_state(moment)
     db.session.add(SaleEvent(race_id=race.id, from_state=state, to_state=state, actor=actor, at=moment,
-                             note=f"capacity of {course.code}/{bucket.code}: {before} -> {capacity}"))
+                             note=f"capacity of {line_of(course.code, bucket.code)}: {before} -> {capacity}"))
     db.session.commit()
     db.session.refresh(bucket)
     line.publish_race(race)

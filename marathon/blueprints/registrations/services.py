@@ -3,6 +3,7 @@ from sqlalchemy import select, update
 
 from marathon.blueprints.auth import services as accounts
 from marathon.blueprints.lines import engine as line
+from marathon.blueprints.lines.place import Kind
 from marathon.blueprints.races.catalogue import line_name
 from marathon.blueprints.races.models import Course, PaceGroup, Race
 from marathon.blueprints.registrations.models import Hold, Registration
@@ -201,7 +202,7 @@ def release_hold(race_id, user_id):
         db.session.execute(update(PaceGroup).where(PaceGroup.id == hold.bucket_id).values(held=PaceGroup.held - 1))
     db.session.commit()
     if released:
-        line.transition(race_id, user_id, "H", "X", "left", hold_id=str(hold.id))
+        line.end_place(race_id, user_id, (Kind.HELD,), "left", hold_id=str(hold.id))
     return bool(released)
 
 

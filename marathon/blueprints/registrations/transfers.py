@@ -4,6 +4,7 @@ from sqlalchemy.exc import IntegrityError
 
 from marathon.blueprints.auth import services as accounts
 from marathon.blueprints.lines import engine as line
+from marathon.blueprints.lines.place import Kind
 from marathon.blueprints.registrations import services
 from marathon.blueprints.races.models import Race
 from marathon.blueprints.registrations.models import Hold, Registration, Transfer
@@ -57,7 +58,7 @@ def transfer_registration(registration_id, user_id, to_email, blood_type, emerge
     except DomainError:
         _undo_claim(race.id, recipient.id, registration.id)
         raise
-    line.transition(race.id, sender_id, "R", "X", "transferred", hold_id=str(registration.id))
+    line.end_place(race.id, sender_id, (Kind.REGISTERED,), "transferred", hold_id=str(registration.id))
     db.session.refresh(registration)
     return registration
 
