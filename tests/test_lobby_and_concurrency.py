@@ -5,7 +5,7 @@ from sqlalchemy import func, select
 
 from marathon.admission import batches as admission
 from marathon.admission import jobs
-from marathon.admission.batches import shuffle_order
+from marathon.admission.shuffle import shuffle_order
 from marathon.blueprints.races.models import PaceGroup, Race
 from marathon.blueprints.registrations.models import Hold
 from marathon.extensions import db

@@ -5,7 +5,7 @@ from flask_jwt_extended import create_access_token
 from sqlalchemy import select
 
 from marathon.blueprints.auth.services import create_user
-from marathon.admission.batches import shuffle_order
+from marathon.admission.shuffle import shuffle_order
 from marathon.blueprints.races.services import change_sale_state
 from marathon.blueprints.races.models import PaceGroup, Race
 from marathon.blueprints.registrations.models import Hold

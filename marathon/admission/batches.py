@@ -1,5 +1,4 @@
 """Admission: the workers pop the heads of the lines in batches and turn them into holds in the database."""
-import hashlib
 import os
 import secrets
 import time
@@ -11,6 +10,7 @@ from sqlalchemy import func, select, update
 from marathon.blueprints.lines import engine as line
 from marathon.blueprints.lines.keys import RaceKeys, text
 from marathon.blueprints.lines.place import Kind, Place
+from marathon.blueprints.lines.rules import admissible, admission_window
 from marathon.blueprints.lines.models import LineEntry
 from marathon.blueprints.races.catalogue import line_name
 from marathon.blueprints.races.models import Course, PaceGroup, Race
@@ -38,31 +38,10 @@ class Lock:
             line.script("UNLOCK")(keys=[self.key], args=[self.token])
 
 
-def shuffle_order(seed, line_name, arrivals):
-    """The published order of a lobby: arrivals sorted by SHA-256 of 'seed:line:arrival' (hex, ascending)."""
-    return sorted(arrivals, key=lambda arrival: hashlib.sha256(f"{seed}:{line_name}:{arrival}".encode()).hexdigest())
-
-
 def buckets_of(race_id):
     return db.session.execute(
         select(PaceGroup).filter_by(race_id=race_id).order_by(PaceGroup.id).execution_options(populate_existing=True)
     ).scalars().all()
-
-
-def shuffle_lobby(race):
-    """At the opening: close the lobby and put its runners at the head of their lines in the seed's order."""
-    keys = RaceKeys(race.id)
-    buckets = buckets_of(race.id)
-    lobbies = line.script("CLOSE_LOBBY")(keys=[keys.sale, *(keys.lobby(b.id) for b in buckets)], args=[])
-    for bucket, flat in zip(buckets, lobbies):
-        by_arrival = {int(float(flat[i + 1])): text(flat[i]) for i in range(0, len(flat), 2)}
-        if by_arrival:
-            order = shuffle_order(race.shuffle_seed, bucket.line, by_arrival)
-            line.script("PLACE_LOBBY")(
-                keys=[keys.line(bucket.id), keys.lobby(bucket.id), keys.who], args=[by_arrival[a] for a in order]
-            )
-    race.shuffled_at = now()
-    db.session.commit()
 
 
 def expire_holds(race_id):
@@ -101,7 +80,7 @@ def admit_bucket(race, bucket_id):
         idle_ms = int(_idle_seconds() * 1000)
         while True:
             bucket = db.session.get(PaceGroup, bucket_id, populate_existing=True)
-            free = min(admissible(bucket), BATCH_MAX)
+            free = min(admissible(bucket.capacity, bucket.held, bucket.confirmed, admission_window(bucket.capacity)), BATCH_MAX)
             db.session.rollback()
             if free <= 0:
                 break
@@ -113,17 +92,6 @@ def admit_bucket(race, bucket_id):
                 break
             admitted += _finish_pending(race, bucket_id)
         return admitted
-
-
-def admission_window(capacity):
-    """How many of a bucket's places may be held (admitted, not yet paid) at once: ADMIT_WINDOW_PER_BUCKET, or all."""
-    window = current_app.config.get("ADMIT_WINDOW_PER_BUCKET") or 0
-    return min(window, capacity) if window > 0 else capacity
-
-
-def admissible(bucket):
-    """How many runners may be admitted now: free places, within the admission window."""
-    return min(bucket.free, admission_window(bucket.capacity) - bucket.held)
 
 
 def _failpoint(name):

@@ -3,9 +3,10 @@ import logging
 import threading
 
 from marathon.admission import batches as admission
-from marathon.admission import journal
+from marathon.admission import journal, policies
 from marathon.blueprints.lines import engine as line
 from marathon.blueprints.lines.keys import RaceKeys, text
+from marathon.blueprints.lines.rules import admissible
 from marathon.core import metrics
 from marathon.core.clock import now
 from marathon.core.jobs import queue
@@ -34,7 +35,7 @@ def race_round(race_id):
                 journal.reconcile(race)
             state = race.sale_state(now())
             if not race.shuffled_at and (state == "open" or now() >= race.sale_opens_at):
-                admission.shuffle_lobby(race)
+                policies.open_sale(race)
             admission.expire_holds(race_id)
             journal.flush_joins(race_id)
             buckets = admission.buckets_of(race_id)
@@ -100,7 +101,7 @@ def tick():
         for index, bucket_id in enumerate(bucket_ids):
             counters, waiting, pending = replies[index * 3: index * 3 + 3]
             capacity, held, confirmed = (int(value or 0) for value in counters[:3])
-            free = min(capacity - held - confirmed, int(counters[3] or capacity) - held)
+            free = admissible(capacity, held, confirmed, int(counters[3] or capacity))
             metrics.bucket_figures(race_id, names[bucket_id], capacity, held, confirmed, waiting + pending)
             if (pending or (waiting and free > 0)) and client.set(
                 keys.lock(f"queued-{bucket_id}"), 1, nx=True, px=IN_FLIGHT_MS

@@ -6,6 +6,7 @@ from flask import current_app
 from marathon.blueprints.lines import scripts as lua
 from marathon.blueprints.lines.keys import RaceKeys, text
 from marathon.blueprints.lines.place import Kind, Place, kinds
+from marathon.blueprints.lines.rules import admission_window
 from marathon.blueprints.races.models import line_of
 from marathon.core.clock import now, to_ms
 from marathon.core.errors import DomainError
@@ -198,15 +199,10 @@ def publish_race(race):
 def _mirror(bucket, course):
     mirror = {"capacity": bucket.capacity, "held": bucket.held, "confirmed": bucket.confirmed,
               "admitted_total": bucket.admitted_total, "name": line_of(course.code, bucket.code), "price": course.price,
-              "window": _window(bucket.capacity)}
+              "window": admission_window(bucket.capacity)}
     if bucket.capacity - bucket.held - bucket.confirmed > 0 or bucket.held > 0:
         mirror["soldout"] = "0"
     return mirror
-
-
-def _window(capacity):
-    window = current_app.config.get("ADMIT_WINDOW_PER_BUCKET") or 0
-    return min(window, capacity) if window > 0 else capacity
 
 
 def refresh_mirrors(race_id, buckets, pipe):
@@ -214,7 +210,7 @@ def refresh_mirrors(race_id, buckets, pipe):
     keys = RaceKeys(race_id)
     for bucket in buckets:
         mapping = {"capacity": bucket.capacity, "held": bucket.held, "confirmed": bucket.confirmed,
-                   "admitted_total": bucket.admitted_total, "window": _window(bucket.capacity)}
+                   "admitted_total": bucket.admitted_total, "window": admission_window(bucket.capacity)}
         pipe.hset(keys.bucket(bucket.id), mapping=mapping)
 
 

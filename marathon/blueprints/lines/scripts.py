@@ -1,7 +1,15 @@
-"""The waiting line's Lua scripts: each is one Redis round trip and runs atomically."""
+"""The waiting line's Lua scripts: each is one Redis round trip and runs atomically.
+
+Three rules are Python's and copied here because a script must decide inside Redis: the sale state
+(Race.sale_state in marathon.blueprints.races.models), the runner's place (marathon.blueprints.lines.place) and the
+free places within the admission window (marathon.blueprints.lines.rules.admissible). The Python side is the
+reference; tests/test_rule_mirrors.py holds each copy equal to it.
+"""
 
 # Shared Lua helpers, prepended to every script.
 PRELUDE = r"""
+-- copy of Race.sale_state (marathon.blueprints.races.models), the reference; sale = HMGET lobby_ms, opens_ms,
+-- closes_ms, manual ('' when the clock rules)
 local function sale_state(sale, now)
   local lobby, opens, closes, manual = tonumber(sale[1]), tonumber(sale[2]), tonumber(sale[3]), sale[4]
   if not opens then return 'unknown' end
@@ -10,6 +18,14 @@ local function sale_state(sale, now)
   if now >= opens then return 'open' end
   if now >= lobby then return 'lobby' end
   return 'scheduled'
+end
+
+-- the runner's place: copy of marathon.blueprints.lines.place (Place.encode / Place.decode), the reference.
+-- place(kind, bucket, arrival[, last]) encodes; split(value) decodes to {kind, bucket, arrival, ...}
+local function place(kind, bid, arrival, last)
+  local value = kind .. '|' .. bid .. '|' .. arrival
+  if last and last ~= '' then value = value .. '|' .. last end
+  return value
 end
 
 local function split(value)
@@ -25,7 +41,8 @@ local function split(value)
   end
 end
 
--- free places within the admission window, from a bucket's HMGET capacity, held, confirmed, rate, (5th), window
+-- copy of marathon.blueprints.lines.rules.admissible, the reference: free places within the admission window, from
+-- a bucket's HMGET capacity, held, confirmed, rate, (5th), window
 local function admissible(b)
   local capacity, held = tonumber(b[1]) or 0, tonumber(b[2]) or 0
   local free = capacity - held - (tonumber(b[3]) or 0)
@@ -62,7 +79,7 @@ if state == 'unknown' then return {'err', 'unknown_bucket'} end
 if state ~= 'lobby' and state ~= 'open' then return {'err', 'sale_not_open', state} end
 local current = redis.call('HGET', KEYS[2], user)
 if current then
-  local kind = string.sub(current, 1, 1)
+  local kind = string.sub(current, 1, 1)  -- the place's kind (its first field)
   if kind == 'L' or kind == 'H' then return {'err', 'already_in_line', current} end
   if kind == 'R' then return {'err', 'already_registered', current} end
 end
@@ -80,7 +97,7 @@ else
   ahead = redis.call('ZRANK', KEYS[4], user)
   if sale[5] ~= '1' then ahead = ahead + redis.call('ZCARD', KEYS[5]) end
 end
-redis.call('HSET', KEYS[2], user, 'L|' .. bid .. '|' .. arrival)
+redis.call('HSET', KEYS[2], user, place('L', bid, arrival))
 redis.call('HSET', KEYS[6], user, now)
 local free = admissible(b)
 local retry = retry_after(ahead, free, tonumber(b[4]) or 0)
@@ -165,7 +182,7 @@ local f = split(current)
 if f[1] ~= 'L' then return {f[1], current} end
 local removed = redis.call('ZREM', KEYS[2], ARGV[1]) + redis.call('ZREM', KEYS[3], ARGV[1])
 if removed == 0 then return {'busy', current} end
-redis.call('HSET', KEYS[1], ARGV[1], 'X|' .. f[2] .. '|' .. f[3] .. '|left')
+redis.call('HSET', KEYS[1], ARGV[1], place('X', f[2], f[3], 'left'))
 redis.call('XADD', KEYS[4], '*', 't', 'x', 'u', ARGV[1], 'b', f[2], 'a', f[3], 's', 'left', 'ms', ARGV[2])
 return {'left', current}
 """
@@ -185,12 +202,12 @@ while #popped < 2 * n and scanned < 4 * n + 100 do
     local user, score = head[i], head[i + 1]
     redis.call('ZREM', KEYS[1], user)
     scanned = scanned + 1
-    local current = redis.call('HGET', KEYS[3], user) or ('L|' .. bid .. '|0')
+    local current = redis.call('HGET', KEYS[3], user) or place('L', bid, 0)
     local arrival = split(current)[3]
     local seen = tonumber(redis.call('HGET', KEYS[4], user)) or 0
     if now - seen > idle then
       skipped = skipped + 1
-      redis.call('HSET', KEYS[3], user, 'X|' .. bid .. '|' .. arrival .. '|skipped')
+      redis.call('HSET', KEYS[3], user, place('X', bid, arrival, 'skipped'))
       redis.call('XADD', KEYS[5], '*', 't', 'x', 'u', user, 'b', bid, 'a', arrival, 's', 'skipped', 'ms', now)
     else
       redis.call('HSET', KEYS[2], user, arrival .. '|' .. score)
@@ -205,7 +222,7 @@ return popped
 
 # Ends a popped batch: admitted runners get their hold, the rest go back to the head in their old order.
 # KEYS: who, pending, line, bucket
-# ARGV: rate, then n admitted as (user, 'H|...' value) pairs, then '--', then users to put back
+# ARGV: rate, then n admitted as (user, encoded Place) pairs, then '--', then users to put back
 FINISH = r"""
 local i = 2
 redis.call('HSET', KEYS[4], 'rate', ARGV[1])
@@ -239,9 +256,7 @@ end
 local f = split(current)
 if not string.find(ARGV[2], f[1], 1, true) then return 0 end
 if ARGV[5] ~= '' and f[4] ~= ARGV[5] then return 0 end
-local value = ARGV[3] .. '|' .. f[2] .. '|' .. f[3]
-if ARGV[4] ~= '' then value = value .. '|' .. ARGV[4] end
-redis.call('HSET', KEYS[1], ARGV[1], value)
+redis.call('HSET', KEYS[1], ARGV[1], place(ARGV[3], f[2], f[3], ARGV[4]))
 return 1
 """
 
@@ -251,7 +266,7 @@ return 1
 CLAIM = r"""
 local current = redis.call('HGET', KEYS[1], ARGV[1])
 if current then
-  local kind = string.sub(current, 1, 1)
+  local kind = string.sub(current, 1, 1)  -- the place's kind (its first field)
   if kind == 'L' or kind == 'H' or kind == 'R' then return 0 end
 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
@@ -275,7 +290,7 @@ PLACE_LOBBY = r"""
 local n = #ARGV
 for i, user in ipairs(ARGV) do
   local current = redis.call('HGET', KEYS[3], user)
-  if current and string.sub(current, 1, 1) == 'L' then
+  if current and string.sub(current, 1, 1) == 'L' then  -- a waiting place (its kind, the first field)
     redis.call('ZADD', KEYS[1], i - n - 1, user)
   end
   redis.call('ZREM', KEYS[2], user)
@@ -299,9 +314,9 @@ for _, key in ipairs({KEYS[2], KEYS[3]}) do
   local users = redis.call('ZRANGE', key, 0, -1)
   for _, user in ipairs(users) do
     local current = redis.call('HGET', KEYS[4], user)
-    if current and string.sub(current, 1, 1) == 'L' then
+    if current and string.sub(current, 1, 1) == 'L' then  -- a waiting place (its kind, the first field)
       local arrival = split(current)[3]
-      redis.call('HSET', KEYS[4], user, 'X|' .. ARGV[1] .. '|' .. arrival .. '|sold_out')
+      redis.call('HSET', KEYS[4], user, place('X', ARGV[1], arrival, 'sold_out'))
       redis.call('XADD', KEYS[5], '*', 't', 'x', 'u', user, 'b', ARGV[1], 'a', arrival, 's', 'sold_out', 'ms', ARGV[2])
       count = count + 1
     end

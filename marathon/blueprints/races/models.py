@@ -11,6 +11,11 @@ SALE_STATES = ("scheduled", "lobby", "open", "paused", "closed")
 COURSE_CODES = ("5K", "10K", "HALF", "FULL")
 
 
+def free_places(capacity, held, confirmed):
+    """Places neither held nor confirmed (below zero only while a capacity is being lowered)."""
+    return capacity - held - confirmed
+
+
 def line_of(course_code, group_code):
     """A bucket's public line name, e.g. '10K/5': the one place it is spelled."""
     return f"{course_code}/{group_code}"
@@ -144,4 +149,4 @@ class PaceGroup(db.Model):
 
     @property
     def free(self):
-        return self.capacity - self.held - self.confirmed
+        return free_places(self.capacity, self.held, self.confirmed)

@@ -12,7 +12,7 @@ from sqlalchemy.orm import selectinload
 from marathon.blueprints.races import catalogue
 from marathon.blueprints.lines import engine as line
 from marathon.blueprints.races import services as races
-from marathon.blueprints.races.models import Course, PaceGroup, Race, line_of
+from marathon.blueprints.races.models import Course, PaceGroup, Race, free_places, line_of
 from marathon.blueprints.registrations.models import Registration
 from marathon.blueprints.races.schemas import RaceSchema
 from marathon.core.clock import now
@@ -72,7 +72,7 @@ def race_view(race, moment, figures=None):
         for bucket in course.pace_groups:
             counts = _counts(bucket, figures.get(bucket.id))
             capacity = counts["capacity"]
-            remaining = capacity - counts["held"] - counts["confirmed"]
+            remaining = free_places(capacity, counts["held"], counts["confirmed"])
             groups.append({"code": bucket.code, "label": bucket.label, "min_pace_s": bucket.min_pace_s,
                            "max_pace_s": bucket.max_pace_s, "corral": bucket.corral, "capacity": capacity,
                            "remaining": max(remaining, 0), "waiting": counts.get("waiting", 0)})
@@ -157,7 +157,7 @@ def stats(race):
                    "corral": bucket.corral}
             for name in ("capacity", "confirmed", "held", "waiting", "admitted_total"):
                 row[name] = int(counts.get(name, 0))
-            row["remaining"] = max(row["capacity"] - row["held"] - row["confirmed"], 0)
+            row["remaining"] = max(free_places(row["capacity"], row["held"], row["confirmed"]), 0)
             rows.append(row)
     names = ("capacity", "confirmed", "held", "remaining", "waiting", "admitted_total")
     totals = {name: sum(row[name] for row in rows) for name in names}
