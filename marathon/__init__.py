@@ -4,6 +4,7 @@ from pathlib import Path
 
 from flask import Flask
 
+from marathon.cli import register_commands as add_groups
 from marathon.config import config_for
 from marathon.core.errors import register_error_handlers
 from marathon.core.security import init_jwt
@@ -75,6 +76,4 @@ def register_in_flight_limit(app):
 
 
 def register_commands(app):
-    from marathon.cli import register_commands as add_groups
-
     add_groups(app)
