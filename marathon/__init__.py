@@ -7,8 +7,8 @@ from flask import Flask
 from marathon.cli import register_commands as add_groups
 from marathon.config import config_for
 from marathon.core.errors import register_error_handlers
-from marathon.core.security import init_jwt
 from marathon.core.limits import init_limiter
+from marathon.core.security import init_jwt
 from marathon.extensions import api, db, jwt, migrate, redis_store
 from marathon.web import metrics
 from marathon.web.fast_status import FastStatus

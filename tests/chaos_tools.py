@@ -18,8 +18,8 @@ from marathon.blueprints.auth.models import User
 from marathon.blueprints.lines.keys import RaceKeys
 from marathon.blueprints.races.models import PaceGroup
 from marathon.blueprints.registrations.models import Hold
-from marathon.tooling.redis_server import free_port
 from marathon.extensions import db, redis_store
+from marathon.tooling.redis_server import free_port
 
 
 class TcpProxy:

@@ -10,8 +10,8 @@ from sqlalchemy import text
 from marathon import create_app
 from marathon.config import database_url
 from marathon.core.clock import FrozenClock
-from marathon.tooling.redis_server import RedisServer
 from marathon.extensions import db
+from marathon.tooling.redis_server import RedisServer
 
 PASSWORD = "correct horse battery"
 

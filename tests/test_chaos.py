@@ -18,8 +18,8 @@ from marathon import create_app
 from marathon.blueprints.lines.keys import RaceKeys
 from marathon.blueprints.registrations.models import Hold
 from marathon.core.clock import SystemClock
-from marathon.tooling.redis_server import RedisServer, free_port
 from marathon.extensions import db, redis_store
+from marathon.tooling.redis_server import free_port, RedisServer
 from tests.chaos_tools import Rush, TcpProxy, assert_promise_kept, make_runners, places, settled
 from tests.conftest import _empty_tables
 from tests.factories import make_race

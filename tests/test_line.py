@@ -1,7 +1,7 @@
 """The waiting line through the HTTP API: join, status, leave, lobby, admission, expiry and sold out."""
 from marathon.blueprints.races.models import PaceGroup
-from marathon.blueprints.registrations.models import Hold
 from marathon.blueprints.registrations import services
+from marathon.blueprints.registrations.models import Hold
 from marathon.extensions import db
 from tests.factories import bucket, make_race, run_rounds
 

@@ -3,8 +3,8 @@ import threading
 
 from sqlalchemy import func, select
 
-from marathon.admission import batches as admission
 from marathon.admission import jobs
+from marathon.admission import batches as admission
 from marathon.admission.shuffle import shuffle_order
 from marathon.blueprints.races.models import PaceGroup, Race
 from marathon.blueprints.registrations.models import Hold

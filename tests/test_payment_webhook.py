@@ -4,7 +4,7 @@ import json
 from sqlalchemy import select
 
 from marathon.blueprints.payment.models import Order, Refund, WebhookEvent
-from marathon.blueprints.payment.providers.base import SIGNATURE_HEADER, sign
+from marathon.blueprints.payment.providers.base import sign, SIGNATURE_HEADER
 from marathon.blueprints.registrations.models import Registration
 from marathon.extensions import db
 from tests.test_payment import admitted, bucket_counts, confirm, fake, order  # noqa: F401  (fake is a fixture)

@@ -4,8 +4,8 @@ import json
 
 from sqlalchemy import select
 
-from marathon.blueprints.fairplay import proof
 from marathon.admission.journal import flush_joins
+from marathon.blueprints.fairplay import proof
 from marathon.blueprints.lines.models import LineEntry
 from marathon.extensions import db
 from tests.factories import make_race

@@ -3,9 +3,9 @@ import redis
 from sqlalchemy import select
 
 from marathon.admission import journal
-from marathon.blueprints.registrations import services
 from marathon.blueprints.lines.models import LineEntry
 from marathon.blueprints.races.models import Race
+from marathon.blueprints.registrations import services
 from marathon.blueprints.registrations.models import Hold
 from marathon.extensions import db
 from tests.factories import make_race, run_rounds

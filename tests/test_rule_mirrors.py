@@ -7,7 +7,7 @@ import redis
 from marathon.blueprints.lines.place import Kind, Place
 from marathon.blueprints.lines.rules import admissible
 from marathon.blueprints.lines.scripts import PRELUDE
-from marathon.blueprints.races.models import SALE_STATES, Race
+from marathon.blueprints.races.models import Race, SALE_STATES
 from marathon.core.clock import to_ms
 
 OPENS = datetime(2026, 3, 1, 9, 0, tzinfo=timezone.utc)

@@ -9,9 +9,9 @@ from sqlalchemy import func, select, update
 
 from marathon.blueprints.lines import engine as line
 from marathon.blueprints.lines.keys import RaceKeys, text
+from marathon.blueprints.lines.models import LineEntry
 from marathon.blueprints.lines.place import Kind, Place
 from marathon.blueprints.lines.rules import admissible, admission_window
-from marathon.blueprints.lines.models import LineEntry
 from marathon.blueprints.races.catalogue import line_name
 from marathon.blueprints.races.models import Course, PaceGroup, Race
 from marathon.blueprints.registrations.models import Hold

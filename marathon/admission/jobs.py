@@ -2,8 +2,8 @@
 import logging
 import threading
 
-from marathon.admission import batches as admission
 from marathon.admission import journal, policies
+from marathon.admission import batches as admission
 from marathon.blueprints.lines import engine as line
 from marathon.blueprints.lines.keys import RaceKeys, text
 from marathon.blueprints.lines.rules import admissible

@@ -5,12 +5,12 @@ from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from marathon.blueprints.lines import engine as line
 from marathon.admission.batches import buckets_of, used_places
 from marathon.admission.shuffle import shuffle_order
+from marathon.blueprints.lines import engine as line
 from marathon.blueprints.lines.keys import RaceKeys, text
-from marathon.blueprints.lines.place import Place
 from marathon.blueprints.lines.models import LineEntry
+from marathon.blueprints.lines.place import Place
 from marathon.blueprints.races.models import PaceGroup
 from marathon.blueprints.registrations.models import Hold, Registration
 from marathon.core.clock import to_ms

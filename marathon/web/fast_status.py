@@ -11,7 +11,7 @@ from werkzeug.http import HTTP_STATUS_CODES
 
 from marathon.blueprints.lines.services import my_place
 from marathon.core import metrics
-from marathon.core.errors import UNAVAILABLE_RETRY_AFTER_S, DomainError, error_body, unavailable_body
+from marathon.core.errors import DomainError, error_body, unavailable_body, UNAVAILABLE_RETRY_AFTER_S
 from marathon.core.security import claims_from_header
 from marathon.web.metrics import START_KEY
 

@@ -5,7 +5,7 @@ from flask import current_app
 
 from marathon.blueprints.lines import scripts as lua
 from marathon.blueprints.lines.keys import RaceKeys, text
-from marathon.blueprints.lines.place import Kind, Place, kinds
+from marathon.blueprints.lines.place import Kind, kinds, Place
 from marathon.blueprints.lines.rules import admission_window
 from marathon.blueprints.races.models import line_of
 from marathon.core.clock import now, to_ms

@@ -4,11 +4,11 @@ from flask import jsonify
 from flask.views import MethodView
 
 from marathon.blueprints.lines import services
-from marathon.blueprints.ticketing.blueprint import blp
 from marathon.blueprints.lines.schemas import JoinedSchema, JoinSchema, QueueStatusSchema
+from marathon.blueprints.ticketing.blueprint import blp
 from marathon.core.limits import per_ip
 from marathon.core.net import client_ip
-from marathon.core.security import BEARER, access_claims
+from marathon.core.security import access_claims, BEARER
 
 
 @blp.route("/races/<race>/queue")

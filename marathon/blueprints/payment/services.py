@@ -12,7 +12,7 @@ from marathon.blueprints.payment import refunds
 from marathon.blueprints.payment.models import Order
 from marathon.blueprints.payment.providers import provider
 from marathon.blueprints.payment.providers.base import PaymentDeclined
-from marathon.blueprints.registrations import services as ticketing
+from marathon.blueprints.registrations import services as registrations
 from marathon.blueprints.registrations.services import HoldExpired
 from marathon.core.clock import now, to_ms
 from marathon.core.errors import DomainError, NotFound
@@ -27,7 +27,7 @@ REGISTRATION_FIELDS = ("id", "bib", "course", "pace_group", "corral")
 def create_order(hold_id, user_id):
     """The caller's order for their hold: a new one, or the one already made for it.
     Raises NotFound (hold_not_found) or HoldExpired."""
-    hold = ticketing.hold_for_payment(hold_id, user_id)
+    hold = registrations.hold_for_payment(hold_id, user_id)
     existing = _order_of_hold(hold.id)
     if existing is not None:
         return existing
@@ -46,7 +46,7 @@ def create_order(hold_id, user_id):
 
 
 def _order_name(hold):
-    return ticketing.bucket_title(hold.bucket_id)[:100]
+    return registrations.bucket_title(hold.bucket_id)[:100]
 
 
 def _order_of_hold(hold_id):
@@ -99,7 +99,7 @@ def _final_answer(order, payment_key):
         raise PaymentDeclined("this payment was declined; pay again with another card")
     if order.status == "pending":
         try:
-            ticketing.hold_for_payment(order.hold_id, order.user_id)
+            registrations.hold_for_payment(order.hold_id, order.user_id)
         except HoldExpired:
             # nothing was charged: the order ends here, and no money is taken for a place that is gone
             db.session.rollback()
@@ -150,7 +150,7 @@ def settle_charge(order, blood_type=None, emergency_contact=None):
     """Turn a charged order into a registration, or refund it when the hold is gone. Raises HoldExpired."""
     claim = _claim_key(order)
     try:
-        registration = ticketing.confirm_hold(order.hold_id, order.user_id, blood_type, emergency_contact)
+        registration = registrations.confirm_hold(order.hold_id, order.user_id, blood_type, emergency_contact)
     except HoldExpired:
         db.session.rollback()
         refunds.refund_order(order, "the hold expired before the payment arrived", actor="system")
@@ -186,7 +186,7 @@ def confirmation(order):
 
 
 def _confirmation(order_id, registration_id, user_id):
-    view = ticketing.registration_view(ticketing.registration_of(registration_id, user_id))
+    view = registrations.registration_view(registrations.registration_of(registration_id, user_id))
     return {"order_id": order_id, "status": "paid", "registration": {name: view[name] for name in REGISTRATION_FIELDS}}
 
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from flask import current_app
 from sqlalchemy import select
 
-from marathon.blueprints.races.models import Course, PaceGroup, line_of
+from marathon.blueprints.races.models import Course, line_of, PaceGroup
 from marathon.blueprints.races.services import get_race
 from marathon.core.errors import DomainError
 from marathon.extensions import db

@@ -11,8 +11,8 @@ from flask import current_app
 from flask.cli import AppGroup
 from flask_jwt_extended import create_access_token
 
-from marathon.blueprints.auth import services as accounts
 from marathon.admission import journal
+from marathon.blueprints.auth import services as accounts
 from marathon.blueprints.races import presenters as race_views
 from marathon.blueprints.races import services as races
 from marathon.core.clock import now

@@ -9,12 +9,12 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from marathon.blueprints.races import catalogue
 from marathon.blueprints.lines import engine as line
+from marathon.blueprints.races import catalogue
 from marathon.blueprints.races import services as races
-from marathon.blueprints.races.models import Course, PaceGroup, Race, free_places, line_of
-from marathon.blueprints.registrations.models import Registration
+from marathon.blueprints.races.models import Course, free_places, line_of, PaceGroup, Race
 from marathon.blueprints.races.schemas import RaceSchema
+from marathon.blueprints.registrations.models import Registration
 from marathon.core.clock import now
 from marathon.extensions import db
 

@@ -8,7 +8,7 @@ from marathon.blueprints.races import services as races
 from marathon.blueprints.ticketing.blueprint import blp
 from marathon.blueprints.races.schemas import (BucketFiguresSchema, CapacitySchema, RaceSchema, RaceSpecSchema,
                                                    RaceSummarySchema, StatsSchema)
-from marathon.core.security import BEARER, admin_required, current_user_id
+from marathon.core.security import admin_required, BEARER, current_user_id
 
 ADMIN_ERRORS = "401 without a token, 403 without the admin role, 404 race_not_found"
 

@@ -8,8 +8,8 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from marathon.blueprints.lines import engine as line
-from marathon.blueprints.races.models import Course, PaceGroup, Race, SaleEvent, line_of
-from marathon.blueprints.races.schemas import RaceSpecSchema, describe_errors
+from marathon.blueprints.races.models import Course, line_of, PaceGroup, Race, SaleEvent
+from marathon.blueprints.races.schemas import describe_errors, RaceSpecSchema
 from marathon.core.clock import now
 from marathon.core.errors import DomainError, NotFound
 from marathon.core.ids import record_id

@@ -1,39 +1,12 @@
-"""Registrations: the caller's own, and the official transfer (the payment blueprint owns cancel)."""
-import marshmallow as ma
+"""Registration endpoints: the caller's own, and the official transfer (cancel with refund is the payment blueprint's
+route: it moves money)."""
 from flask.views import MethodView
 from flask_jwt_extended import jwt_required
-from marshmallow import validate
 
-from marathon.blueprints.registrations import services
-from marathon.blueprints.registrations import transfers
+from marathon.blueprints.registrations import services, transfers
+from marathon.blueprints.registrations.schemas import EmergencyInfoSchema, RegistrationSchema, TransferSchema
 from marathon.blueprints.ticketing.blueprint import blp
 from marathon.core.security import BEARER, current_user_id
-
-
-class RegistrationSchema(ma.Schema):
-    id = ma.fields.Integer()
-    race = ma.fields.String(metadata={"description": "the race's slug"})
-    race_id = ma.fields.Integer()
-    course = ma.fields.String()
-    pace_group = ma.fields.String()
-    corral = ma.fields.String()
-    bib = ma.fields.Integer()
-    status = ma.fields.String(metadata={"description": "confirmed, cancelled or voided"})
-    runner_name = ma.fields.String()
-    blood_type = ma.fields.String(allow_none=True)
-    emergency_contact = ma.fields.String(allow_none=True)
-    amount_paid = ma.fields.Integer()
-
-
-class TransferSchema(ma.Schema):
-    to_email = ma.fields.Email(required=True, validate=validate.Length(max=254))
-    blood_type = ma.fields.String(required=True, validate=validate.OneOf(services.BLOOD_TYPES))
-    emergency_contact = ma.fields.String(required=True, validate=validate.Length(min=1, max=100))
-
-
-class EmergencyInfoSchema(ma.Schema):
-    blood_type = ma.fields.String(required=True, validate=validate.OneOf(services.BLOOD_TYPES))
-    emergency_contact = ma.fields.String(required=True, validate=validate.Length(min=1, max=100))
 
 
 @blp.route("/registrations")

@@ -62,7 +62,7 @@ def confirm_hold(hold_id, user_id, blood_type=None, emergency_contact=None):
     registration = Registration(
         race_id=race_id, bucket_id=bucket_id, hold_id=int(hold_id), user_id=int(user_id), bib=_next_bib(course_id),
         runner_name=accounts.name_of(user_id), amount_paid=amount, status="confirmed",
-        blood_type=_blood_type(blood_type), emergency_contact=emergency_contact,
+        blood_type=check_blood_type(blood_type), emergency_contact=emergency_contact,
     )
     db.session.add(registration)
     db.session.flush()
@@ -92,8 +92,9 @@ def _next_bib(course_id):
     return taken - 1
 
 
-def _blood_type(value):
-    if value is None:
+def check_blood_type(value, required=False):
+    """The blood type as given (None allowed unless required); raises DomainError 422 bad_blood_type."""
+    if value is None and not required:
         return None
     if value not in BLOOD_TYPES:
         raise DomainError(f"blood_type must be one of {', '.join(BLOOD_TYPES)}", "bad_blood_type", status=422)
@@ -103,7 +104,7 @@ def _blood_type(value):
 def set_emergency_info(registration_id, user_id, blood_type, emergency_contact):
     """Record the runner's blood type and emergency contact on their registration; raises NotFound."""
     registration = registration_of(registration_id, user_id)
-    registration.blood_type = _blood_type(blood_type)
+    registration.blood_type = check_blood_type(blood_type)
     registration.emergency_contact = emergency_contact
     db.session.commit()
     return registration

@@ -5,8 +5,8 @@ from sqlalchemy.exc import IntegrityError
 from marathon.blueprints.auth import services as accounts
 from marathon.blueprints.lines import engine as line
 from marathon.blueprints.lines.place import Kind
-from marathon.blueprints.registrations import services
 from marathon.blueprints.races.models import Race
+from marathon.blueprints.registrations import services
 from marathon.blueprints.registrations.models import Hold, Registration, Transfer
 from marathon.core.clock import now
 from marathon.core.errors import DomainError, NotFound
@@ -23,8 +23,7 @@ def transfer_registration(registration_id, user_id, to_email, blood_type, emerge
     race = db.session.get(Race, registration.race_id)
     if now() > race.transfer_until:
         raise DomainError(f"transfers of this race closed at {race.transfer_until.isoformat()}", "transfer_closed")
-    if blood_type not in services.BLOOD_TYPES:
-        raise DomainError(f"blood_type must be one of {', '.join(services.BLOOD_TYPES)}", "bad_blood_type", status=422)
+    services.check_blood_type(blood_type, required=True)
     recipient = accounts.find_user_by_email(to_email)
     if recipient is None:
         raise NotFound("no account with this email: the runner must sign up first", "unknown_recipient")
