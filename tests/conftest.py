@@ -8,6 +8,7 @@ from flask_migrate import upgrade
 from sqlalchemy import text
 
 from marathon import create_app
+from marathon.blueprints.payment.providers.fake import FakeProvider
 from marathon.config import database_url
 from marathon.core.clock import FrozenClock
 from marathon.extensions import db
@@ -139,3 +140,10 @@ def users(client):
 @pytest.fixture
 def birth_date():
     return date(1990, 5, 17)
+
+
+@pytest.fixture
+def fake(app):
+    """The fake provider, shared by every request of the test, so its calls can be counted."""
+    provider = app.extensions["payment_provider"] = FakeProvider()
+    return provider

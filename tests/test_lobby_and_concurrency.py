@@ -10,7 +10,7 @@ from marathon.blueprints.races.models import PaceGroup, Race
 from marathon.blueprints.registrations.models import Hold
 from marathon.extensions import db
 from tests.factories import bucket, make_race, run_rounds
-from tests.test_line import join, me
+from tests.support.api import join, me
 
 
 def test_lobby_order_is_the_documented_function_of_the_seed(app, client, users, clock):

@@ -7,7 +7,7 @@ from marathon.blueprints.payment.models import Order
 from marathon.blueprints.races.models import PaceGroup
 from marathon.blueprints.registrations.models import Registration
 from marathon.extensions import db
-from tests.test_payment import admitted, confirm, fake, order  # noqa: F401  (fake is a fixture)
+from tests.support.api import admitted, confirm, order
 
 
 def all_at_once(app, count, request):

@@ -7,7 +7,7 @@ from marathon.blueprints.payment.models import Order, Refund, WebhookEvent
 from marathon.blueprints.payment.providers.base import sign, SIGNATURE_HEADER
 from marathon.blueprints.registrations.models import Registration
 from marathon.extensions import db
-from tests.test_payment import admitted, bucket_counts, confirm, fake, order  # noqa: F401  (fake is a fixture)
+from tests.support.api import admitted, bucket_counts, confirm, order
 
 SECRET = "dev-webhook-secret-not-for-production"
 

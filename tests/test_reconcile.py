@@ -9,7 +9,7 @@ from marathon.blueprints.registrations import services
 from marathon.blueprints.registrations.models import Hold
 from marathon.extensions import db
 from tests.factories import make_race, run_rounds
-from tests.test_line import join, me
+from tests.support.api import join, me
 
 
 def test_reconcile_after_redis_is_flushed_restores_lines_holds_and_registrations(app, client, users, clock,

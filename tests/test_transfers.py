@@ -11,16 +11,9 @@ from marathon.blueprints.registrations import services
 from marathon.blueprints.registrations.models import Hold, Registration, Transfer
 from marathon.extensions import db
 from tests.factories import make_race, run_rounds
+from tests.support.api import join, me
 
 RACE = "test-race"
-
-
-def join(client, headers):
-    return client.post(f"/api/v1/races/{RACE}/queue", json={"course": "10K", "pace_group": "5"}, headers=headers)
-
-
-def me(client, headers):
-    return client.get(f"/api/v1/races/{RACE}/queue/me", headers=headers)
 
 
 def register(app, client, users, clock, user=None):
