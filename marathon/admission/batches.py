@@ -80,7 +80,8 @@ def admit_bucket(race, bucket_id):
         idle_ms = int(_idle_seconds() * 1000)
         while True:
             bucket = db.session.get(PaceGroup, bucket_id, populate_existing=True)
-            free = min(admissible(bucket.capacity, bucket.held, bucket.confirmed, admission_window(bucket.capacity)), BATCH_MAX)
+            window = admission_window(bucket.capacity)
+            free = min(admissible(bucket.capacity, bucket.held, bucket.confirmed, window), BATCH_MAX)
             db.session.rollback()
             if free <= 0:
                 break

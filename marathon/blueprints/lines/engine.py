@@ -200,7 +200,7 @@ def _mirror(bucket, course):
     mirror = {"capacity": bucket.capacity, "held": bucket.held, "confirmed": bucket.confirmed,
               "admitted_total": bucket.admitted_total, "name": line_of(course.code, bucket.code), "price": course.price,
               "window": admission_window(bucket.capacity)}
-    if bucket.capacity - bucket.held - bucket.confirmed > 0 or bucket.held > 0:
+    if bucket.free > 0 or bucket.held > 0:
         mirror["soldout"] = "0"
     return mirror
 
