@@ -10,7 +10,7 @@ from rq import SimpleWorker
 from rq.exceptions import StopRequested
 
 from marathon import create_app
-from marathon.blueprints.ticketing.jobs import Pacemaker
+from marathon.admission.jobs import Pacemaker
 from marathon.core.jobs import QUEUES
 from marathon.extensions import redis_store
 

@@ -14,8 +14,8 @@ from flask_jwt_extended import create_access_token  # noqa: E402
 from marathon import create_app  # noqa: E402
 from marathon.blueprints.auth.models import User  # noqa: E402
 from marathon.blueprints.auth.services import identity_hash  # noqa: E402
-from marathon.blueprints.ticketing import line  # noqa: E402
-from marathon.blueprints.ticketing.models import Course, PaceGroup, Race  # noqa: E402
+from marathon.blueprints.lines import engine as line  # noqa: E402
+from marathon.blueprints.races.models import Course, PaceGroup, Race  # noqa: E402
 from marathon.core.clock import now  # noqa: E402
 from marathon.extensions import db  # noqa: E402
 

@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from marathon.config import database_url  # noqa: E402
-from marathon.core.redis_server import RedisServer, free_port  # noqa: E402
+from marathon.tooling.redis_server import RedisServer, free_port  # noqa: E402
 
 BIN = Path(sys.executable).parent
 BENCH = ROOT / "bench"

@@ -4,13 +4,15 @@ from pathlib import Path
 
 from flask import Flask
 
+from marathon.cli import register_commands as add_groups
 from marathon.config import config_for
-from marathon.core import metrics
 from marathon.core.errors import register_error_handlers
-from marathon.core.inflight import limit_in_flight
-from marathon.core.security import init_jwt
 from marathon.core.limits import init_limiter
+from marathon.core.security import init_jwt
 from marathon.extensions import api, db, jwt, migrate, redis_store
+from marathon.web import metrics
+from marathon.web.fast_status import FastStatus
+from marathon.web.inflight import limit_in_flight
 
 
 def create_app(test_config=None):
@@ -66,18 +68,12 @@ def register_metrics(app):
 
 
 def register_fast_paths(app):
-    from marathon.blueprints.ticketing.fast_status import FastStatus
-
     app.wsgi_app = FastStatus(app.wsgi_app, app)
 
 
 def register_in_flight_limit(app):
-    from marathon.blueprints.ticketing.queue_routes import in_flight_lane
-
-    limit_in_flight(app, in_flight_lane)
+    limit_in_flight(app)
 
 
 def register_commands(app):
-    from marathon.cli import register_commands as add_groups
-
     add_groups(app)

@@ -1,10 +1,10 @@
 """The admin command groups, reachable as `flask ...` and as `marathon ...`."""
-from flask.cli import FlaskGroup
+from flask.cli import FlaskGroup, ScriptInfo
 
 from marathon.blueprints.auth.commands import users_cli
 from marathon.blueprints.fairplay.commands import fairplay_cli
 from marathon.blueprints.payment.commands import payments_cli
-from marathon.blueprints.ticketing.commands import race_cli, seed_cli
+from marathon.blueprints.races.commands import race_cli, seed_cli
 
 COMMAND_GROUPS = [users_cli, race_cli, seed_cli, payments_cli, fairplay_cli]
 
@@ -15,7 +15,5 @@ def register_commands(app):
 
 
 def main():
-    """Entry point of the `marathon` command."""
-    from marathon import create_app
-
-    FlaskGroup(create_app=create_app, help="marathon admin commands")()
+    """Entry point of the `marathon` command: `flask --app marathon:create_app`, whatever FLASK_APP says."""
+    FlaskGroup(help="marathon admin commands").main(obj=ScriptInfo(app_import_path="marathon:create_app"))

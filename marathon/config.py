@@ -56,6 +56,8 @@ class Config:
     LINE_IDLE_SECONDS = 30
     # at most this many places of a bucket held (admitted, unpaid) at once; 0 = every free place at once
     ADMIT_WINDOW_PER_BUCKET = 0
+    # requests a gevent web worker runs at once per lane (joins, reads, other writes); 0 = no bound
+    WEB_MAX_IN_FLIGHT = 64
 
     # proof of work (ALTCHA): the HMAC key defaults to one derived from SECRET_KEY
     ALTCHA_HMAC_KEY = None
@@ -110,7 +112,8 @@ class Config:
                 settings[key] = env[key]
         if env.get("DATABASE_URL"):
             settings["SQLALCHEMY_DATABASE_URI"] = database_url(env["DATABASE_URL"])
-        for key in ("PROXY_HOPS", "REDIS_MAX_CONNECTIONS", "ADMIT_WINDOW_PER_BUCKET", "LINE_IDLE_SECONDS"):
+        for key in ("PROXY_HOPS", "REDIS_MAX_CONNECTIONS", "ADMIT_WINDOW_PER_BUCKET", "LINE_IDLE_SECONDS",
+                    "WEB_MAX_IN_FLIGHT"):
             if env.get(key):
                 settings[key] = int(env[key])
         if env.get("RATE_LIMIT_BY_IP"):

@@ -8,7 +8,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from marathon.core.redis_server import RedisServer  # noqa: E402
+from marathon.tooling.redis_server import RedisServer  # noqa: E402
 
 BIN = Path(sys.executable).parent
 

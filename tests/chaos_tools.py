@@ -15,10 +15,11 @@ from flask_jwt_extended import create_access_token
 from sqlalchemy import func, insert, select
 
 from marathon.blueprints.auth.models import User
-from marathon.blueprints.ticketing.keys import RaceKeys
-from marathon.blueprints.ticketing.models import Hold, PaceGroup
-from marathon.core.redis_server import free_port
+from marathon.blueprints.lines.keys import RaceKeys
+from marathon.blueprints.races.models import PaceGroup
+from marathon.blueprints.registrations.models import Hold
 from marathon.extensions import db, redis_store
+from marathon.tooling.redis_server import free_port
 
 
 class TcpProxy:

@@ -8,10 +8,11 @@ from flask_migrate import upgrade
 from sqlalchemy import text
 
 from marathon import create_app
+from marathon.blueprints.payment.providers.fake import FakeProvider
 from marathon.config import database_url
 from marathon.core.clock import FrozenClock
-from marathon.core.redis_server import RedisServer
 from marathon.extensions import db
+from marathon.tooling.redis_server import RedisServer
 
 PASSWORD = "correct horse battery"
 
@@ -139,3 +140,10 @@ def users(client):
 @pytest.fixture
 def birth_date():
     return date(1990, 5, 17)
+
+
+@pytest.fixture
+def fake(app):
+    """The fake provider, shared by every request of the test, so its calls can be counted."""
+    provider = app.extensions["payment_provider"] = FakeProvider()
+    return provider

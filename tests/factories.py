@@ -5,8 +5,9 @@ from datetime import date, timedelta
 
 from rq import SimpleWorker
 
-from marathon.blueprints.ticketing import jobs, line
-from marathon.blueprints.ticketing.models import Course, PaceGroup, Race
+from marathon.admission import jobs
+from marathon.blueprints.lines import engine as line
+from marathon.blueprints.races.models import Course, PaceGroup, Race
 from marathon.core.jobs import QUEUES
 from marathon.extensions import db, redis_store
 

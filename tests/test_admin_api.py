@@ -6,8 +6,9 @@ import threading
 import pytest
 from sqlalchemy import update
 
-from marathon.blueprints.ticketing.keys import RaceKeys
-from marathon.blueprints.ticketing.models import Hold, PaceGroup, Registration, SaleEvent
+from marathon.blueprints.lines.keys import RaceKeys
+from marathon.blueprints.races.models import PaceGroup, SaleEvent
+from marathon.blueprints.registrations.models import Hold, Registration
 from marathon.core.clock import now
 from marathon.extensions import db, redis_store
 from tests.race_specs import create, race_spec

@@ -5,7 +5,7 @@ import time
 
 import yaml
 
-from marathon.blueprints.ticketing.models import Race, SaleEvent
+from marathon.blueprints.races.models import Race, SaleEvent
 from marathon.extensions import db
 from tests.race_specs import race_spec
 
@@ -128,7 +128,7 @@ def test_seed_runners_is_refused_in_production(app, runner, tmp_path):
 
 
 def test_reconcile_rebuilds_a_race_that_redis_lost(app, runner, clock, tmp_path):
-    from marathon.blueprints.ticketing.keys import RaceKeys
+    from marathon.blueprints.lines.keys import RaceKeys
     from marathon.extensions import redis_store
 
     race_id = int(runner.invoke(args=["race", "create", str(write_yaml(tmp_path, race_spec(clock)))]).output)

@@ -6,9 +6,9 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from marathon.blueprints.fairplay import proof, services
-from marathon.blueprints.ticketing import services as ticketing
-from marathon.blueprints.ticketing.models import Hold, Registration
 from marathon.blueprints.payment.models import Refund
+from marathon.blueprints.registrations import services as registrations
+from marathon.blueprints.registrations.models import Hold, Registration
 from marathon.extensions import db
 from tests.conftest import PASSWORD
 from tests.factories import make_race, run_rounds
@@ -154,7 +154,7 @@ def test_void_records_the_os_user_by_default(app, client, users, clock, runner, 
     clock.advance(10)
     hold = client.get(f"/api/v1/races/{RACE}/queue/me", headers=headers).get_json()["hold"]
     with app.app_context():
-        registration_id = ticketing.confirm_hold(hold["id"], user["id"]).id
+        registration_id = registrations.confirm_hold(hold["id"], user["id"]).id
     assert runner.invoke(args=["fairplay", "void", str(registration_id), "--reason", "resold"]).exit_code == 0
     with app.app_context():
         assert db.session.get(Registration, registration_id).cancelled_by == "os:ops-lee"

@@ -15,11 +15,11 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
 from marathon import create_app
-from marathon.blueprints.ticketing.keys import RaceKeys
-from marathon.blueprints.ticketing.models import Hold
+from marathon.blueprints.lines.keys import RaceKeys
+from marathon.blueprints.registrations.models import Hold
 from marathon.core.clock import SystemClock
-from marathon.core.redis_server import RedisServer, free_port
 from marathon.extensions import db, redis_store
+from marathon.tooling.redis_server import free_port, RedisServer
 from tests.chaos_tools import Rush, TcpProxy, assert_promise_kept, make_runners, places, settled
 from tests.conftest import _empty_tables
 from tests.factories import make_race

@@ -1,6 +1,6 @@
 """The status poll is answered in front of Flask when per-address limits are off, with the same answers."""
 from tests.factories import make_race
-from tests.test_line import join, me
+from tests.support.api import join, me
 
 
 def test_status_poll_skips_flask_only_while_per_address_limits_are_off(app, client, users, clock):

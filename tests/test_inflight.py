@@ -1,6 +1,5 @@
 """The in-flight bound: each lane has its own gate, and joins wait apart from status polls and payments."""
-from marathon.blueprints.ticketing.queue_routes import in_flight_lane
-from marathon.core.inflight import START_KEY, InFlightLimit
+from marathon.web.inflight import in_flight_lane, InFlightLimit, START_KEY
 
 
 def test_lanes_of_the_rush():

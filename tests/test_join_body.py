@@ -1,7 +1,7 @@
 """The join's body: well-formed bodies take the hand-checked fast path, every other body gets the schema's 422."""
 import pytest
 
-from marathon.blueprints.ticketing.queue_schemas import JoinSchema
+from marathon.blueprints.lines.schemas import JoinSchema
 from tests.factories import make_race
 
 

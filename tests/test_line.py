@@ -1,17 +1,10 @@
 """The waiting line through the HTTP API: join, status, leave, lobby, admission, expiry and sold out."""
-from marathon.blueprints.ticketing.models import Hold, PaceGroup
-from marathon.blueprints.ticketing import services
+from marathon.blueprints.races.models import PaceGroup
+from marathon.blueprints.registrations import services
+from marathon.blueprints.registrations.models import Hold
 from marathon.extensions import db
 from tests.factories import bucket, make_race, run_rounds
-
-
-def join(client, headers, race="test-race", course="10K", pace_group="5"):
-    return client.post(f"/api/v1/races/{race}/queue", json={"course": course, "pace_group": pace_group},
-                       headers=headers)
-
-
-def me(client, headers, race="test-race"):
-    return client.get(f"/api/v1/races/{race}/queue/me", headers=headers)
+from tests.support.api import join, me
 
 
 def test_join_then_status_then_leave(app, client, users, clock):

@@ -7,10 +7,13 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 from sqlalchemy import func, select
 
+from marathon.admission import jobs
 from marathon.blueprints.auth.services import create_user
-from marathon.blueprints.ticketing import jobs, line, services
-from marathon.blueprints.ticketing.keys import RaceKeys
-from marathon.blueprints.ticketing.models import Hold, PaceGroup, Registration
+from marathon.blueprints.lines import engine as line
+from marathon.blueprints.lines.keys import RaceKeys
+from marathon.blueprints.races.models import PaceGroup
+from marathon.blueprints.registrations import services
+from marathon.blueprints.registrations.models import Hold, Registration
 from marathon.core.clock import FrozenClock
 from marathon.core.errors import DomainError
 from marathon.extensions import db, redis_store

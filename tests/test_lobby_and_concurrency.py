@@ -3,12 +3,14 @@ import threading
 
 from sqlalchemy import func, select
 
-from marathon.blueprints.ticketing import admission, jobs
-from marathon.blueprints.ticketing.admission import shuffle_order
-from marathon.blueprints.ticketing.models import Hold, PaceGroup, Race
+from marathon.admission import jobs
+from marathon.admission import batches as admission
+from marathon.admission.shuffle import shuffle_order
+from marathon.blueprints.races.models import PaceGroup, Race
+from marathon.blueprints.registrations.models import Hold
 from marathon.extensions import db
 from tests.factories import bucket, make_race, run_rounds
-from tests.test_line import join, me
+from tests.support.api import join, me
 
 
 def test_lobby_order_is_the_documented_function_of_the_seed(app, client, users, clock):

@@ -6,12 +6,13 @@ import pytest
 from sqlalchemy import event, select
 
 from marathon.blueprints.payment.models import Order
-from marathon.blueprints.ticketing import pacing
-from marathon.blueprints.ticketing.keys import RaceKeys
-from marathon.blueprints.ticketing.models import Hold, PaceGroup
+from marathon.admission import pacing
+from marathon.blueprints.lines.keys import RaceKeys
+from marathon.blueprints.races.models import PaceGroup
+from marathon.blueprints.registrations.models import Hold
 from marathon.extensions import db, redis_store
 from tests.factories import bucket, make_race, run_rounds
-from tests.test_line import join, me
+from tests.support.api import join, me
 
 
 def test_window_grows_while_payments_are_quick_and_shrinks_while_they_are_slow():

@@ -1,53 +1,14 @@
 """The runner's payment journey through the HTTP API: order, confirm, decline, late payment, cancel, own data only."""
 from datetime import timedelta
 
-import pytest
 from sqlalchemy import func, select
 
 from marathon.blueprints.payment import refunds
 from marathon.blueprints.payment.models import Order, Refund
-from marathon.blueprints.payment.providers.fake import FakeProvider
-from marathon.blueprints.ticketing.models import PaceGroup, Registration
+from marathon.blueprints.registrations.models import Registration
 from marathon.extensions import db
-from tests.factories import make_race, run_rounds
-from tests.test_line import join, me
-
-
-@pytest.fixture
-def fake(app):
-    """The fake provider, shared by every request of the test, so its calls can be counted."""
-    provider = app.extensions["payment_provider"] = FakeProvider()
-    return provider
-
-
-def admitted(app, client, users, clock, runners=1, capacity=3, hold_seconds=600):
-    """Runners who joined the line of a fresh race and were admitted by the workers: (headers, holds)."""
-    with app.app_context():
-        make_race(clock, opens_in_s=-1, buckets=(("10K", "5", capacity),), hold_seconds=hold_seconds)
-    headers = [users.headers() for _ in range(runners)]
-    for runner in headers:
-        assert join(client, runner).status_code == 202
-    with app.app_context():
-        run_rounds(2)
-    clock.advance(10)
-    holds = [me(client, runner).get_json()["hold"] for runner in headers]
-    assert all(holds), holds
-    return headers, holds
-
-
-def order(client, headers, hold):
-    return client.post("/api/v1/payments", json={"hold_id": hold["id"]}, headers=headers)
-
-
-def confirm(client, headers, order_id, payment_key="fake_ok", amount=50000, **extra):
-    return client.post(f"/api/v1/payments/{order_id}/confirm",
-                       json={"payment_key": payment_key, "amount": amount, **extra}, headers=headers)
-
-
-def bucket_counts(app):
-    with app.app_context():
-        group = db.session.execute(select(PaceGroup)).scalar_one()
-        return group.held, group.confirmed
+from tests.support.api import admitted, bucket_counts, confirm, me, order
+from tests.factories import run_rounds
 
 
 def test_journey_from_the_line_to_the_bib(app, client, users, clock, fake):

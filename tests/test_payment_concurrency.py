@@ -4,9 +4,10 @@ import threading
 from sqlalchemy import func, select
 
 from marathon.blueprints.payment.models import Order
-from marathon.blueprints.ticketing.models import PaceGroup, Registration
+from marathon.blueprints.races.models import PaceGroup
+from marathon.blueprints.registrations.models import Registration
 from marathon.extensions import db
-from tests.test_payment import admitted, confirm, fake, order  # noqa: F401  (fake is a fixture)
+from tests.support.api import admitted, confirm, order
 
 
 def all_at_once(app, count, request):

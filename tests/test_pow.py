@@ -4,11 +4,12 @@ import json
 
 from sqlalchemy import select
 
+from marathon.admission.journal import flush_joins
 from marathon.blueprints.fairplay import proof
-from marathon.blueprints.ticketing.journal import flush_joins
-from marathon.blueprints.ticketing.models import LineEntry
+from marathon.blueprints.lines.models import LineEntry
 from marathon.extensions import db
 from tests.factories import make_race
+from tests.support import api
 
 DIFFICULTY = 2000
 
@@ -20,10 +21,8 @@ def challenge(client, headers, race="test-race"):
 
 
 def join(client, headers, pow_payload=None, race="test-race"):
-    body = {"course": "10K", "pace_group": "5"}
-    if pow_payload is not None:
-        body["pow"] = pow_payload
-    return client.post(f"/api/v1/races/{race}/queue", json=body, headers=headers)
+    """A join carrying this proof (positional, as every test here gives one)."""
+    return api.join(client, headers, race=race, pow_payload=pow_payload)
 
 
 def refused(response):

@@ -3,7 +3,7 @@ import signal
 
 from rq import Worker
 
-from marathon.core.redis_server import free_port
+from marathon.tooling.redis_server import free_port
 from tests.processes import http, start, stop, wait_until
 
 

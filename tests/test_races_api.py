@@ -4,8 +4,8 @@ from datetime import timedelta
 
 import pytest
 
-from marathon.blueprints.ticketing.keys import RaceKeys
-from marathon.blueprints.ticketing.models import PaceGroup
+from marathon.blueprints.lines.keys import RaceKeys
+from marathon.blueprints.races.models import PaceGroup
 from marathon.extensions import db, redis_store
 from tests.race_specs import create, race_spec
 

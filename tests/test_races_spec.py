@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from marathon.blueprints.ticketing.models import Course, Race
-from marathon.blueprints.ticketing.schemas import assign_bib_blocks, block_size
+from marathon.blueprints.races.models import Course, Race
+from marathon.blueprints.races.schemas import assign_bib_blocks, block_size
 from marathon.extensions import db
 from tests.race_specs import create, race_spec
 

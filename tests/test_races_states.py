@@ -3,9 +3,9 @@ from datetime import timedelta
 
 import pytest
 
-from marathon.blueprints.ticketing import races
-from marathon.blueprints.ticketing.keys import RaceKeys
-from marathon.blueprints.ticketing.models import Race, SaleEvent
+from marathon.blueprints.lines.keys import RaceKeys
+from marathon.blueprints.races import services as races
+from marathon.blueprints.races.models import Race, SaleEvent
 from marathon.extensions import db, redis_store
 from tests.race_specs import create, race_spec
 

@@ -5,14 +5,7 @@ from sqlalchemy import event
 from marathon.extensions import db
 from tests.conftest import PASSWORD
 from tests.factories import make_race
-
-
-def join(client, headers):
-    return client.post("/api/v1/races/test-race/queue", json={"course": "10K", "pace_group": "5"}, headers=headers)
-
-
-def me(client, headers):
-    return client.get("/api/v1/races/test-race/queue/me", headers=headers)
+from tests.support.api import join, me
 
 
 def assert_limited(response, reason="rate_limited"):

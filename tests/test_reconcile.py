@@ -2,11 +2,14 @@
 import redis
 from sqlalchemy import select
 
-from marathon.blueprints.ticketing import journal, services
-from marathon.blueprints.ticketing.models import Hold, LineEntry, Race
+from marathon.admission import journal
+from marathon.blueprints.lines.models import LineEntry
+from marathon.blueprints.races.models import Race
+from marathon.blueprints.registrations import services
+from marathon.blueprints.registrations.models import Hold
 from marathon.extensions import db
 from tests.factories import make_race, run_rounds
-from tests.test_line import join, me
+from tests.support.api import join, me
 
 
 def test_reconcile_after_redis_is_flushed_restores_lines_holds_and_registrations(app, client, users, clock,
@@ -60,7 +63,7 @@ def test_a_worker_round_heals_a_redis_that_lost_the_race(app, client, users, clo
     meanwhile = me(client, headers[1])
     assert meanwhile.status_code == 503 and meanwhile.get_json()["reason"] == "line_unavailable"
     with app.app_context():
-        from marathon.blueprints.ticketing import jobs
+        from marathon.admission import jobs
 
         jobs.race_round(1)
     clock.advance(10)

@@ -4,13 +4,14 @@ from datetime import date, timedelta
 from flask_jwt_extended import create_access_token
 from sqlalchemy import select
 
+from marathon.admission.shuffle import shuffle_order
 from marathon.blueprints.auth.services import create_user
-from marathon.blueprints.ticketing.admission import shuffle_order
-from marathon.blueprints.ticketing.races import change_sale_state
-from marathon.blueprints.ticketing.models import Hold, PaceGroup, Race
+from marathon.blueprints.races.models import PaceGroup, Race
+from marathon.blueprints.races.services import change_sale_state
+from marathon.blueprints.registrations.models import Hold
 from marathon.core.clock import SystemClock
-from marathon.core.redis_server import free_port
 from marathon.extensions import db
+from marathon.tooling.redis_server import free_port
 from tests.factories import bucket, make_race
 from tests.processes import http, start, stop, wait_until
 

@@ -9,8 +9,8 @@ import pytest
 from flask_jwt_extended import create_access_token
 
 from marathon import create_app
-from marathon.blueprints.ticketing import services
-from marathon.blueprints.ticketing.models import Hold
+from marathon.blueprints.registrations import services
+from marathon.blueprints.registrations.models import Hold
 from marathon.extensions import db
 from tests.conftest import PASSWORD
 from tests.factories import make_race, run_rounds

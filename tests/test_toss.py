@@ -13,7 +13,7 @@ from marathon.blueprints.payment.providers.base import (
 )
 from marathon.blueprints.payment.providers.toss import TossProvider
 from marathon.core.errors import DomainError
-from tests.test_payment import admitted, confirm, order
+from tests.support.api import admitted, confirm, order
 
 FIXTURES = Path(__file__).parent / "fixtures" / "toss"
 API = "https://api.tosspayments.com"

@@ -6,20 +6,14 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from marathon.blueprints.ticketing import services
-from marathon.blueprints.ticketing.models import Hold, Registration, Transfer
+from marathon.blueprints.races import services as races
+from marathon.blueprints.registrations import services
+from marathon.blueprints.registrations.models import Hold, Registration, Transfer
 from marathon.extensions import db
 from tests.factories import make_race, run_rounds
+from tests.support.api import join, me
 
 RACE = "test-race"
-
-
-def join(client, headers):
-    return client.post(f"/api/v1/races/{RACE}/queue", json={"course": "10K", "pace_group": "5"}, headers=headers)
-
-
-def me(client, headers):
-    return client.get(f"/api/v1/races/{RACE}/queue/me", headers=headers)
 
 
 def register(app, client, users, clock, user=None):
@@ -109,7 +103,7 @@ def test_transfer_deadline(app, client, users, clock, race):
     _seller, seller_headers, registration_id = register(app, client, users, clock)
     buyer = users.signup()
     with app.app_context():
-        race_row = services.get_race(RACE)
+        race_row = races.get_race(RACE)
         deadline = race_row.transfer_until
     clock.set(deadline + timedelta(seconds=1))
     closed = transfer(client, seller_headers, registration_id, buyer["email"])

@@ -4,9 +4,10 @@ import signal
 import pytest
 from sqlalchemy import func, select
 
-from marathon.blueprints.ticketing import line
-from marathon.blueprints.ticketing.keys import RaceKeys
-from marathon.blueprints.ticketing.models import Hold, PaceGroup
+from marathon.blueprints.lines import engine as line
+from marathon.blueprints.lines.keys import RaceKeys
+from marathon.blueprints.races.models import PaceGroup
+from marathon.blueprints.registrations.models import Hold
 from marathon.extensions import db, redis_store
 from tests.factories import bucket, make_race
 from tests.processes import start, stop, wait_until

@@ -1,1 +1,1 @@
-"""The blueprints: auth, ticketing and payment."""
+"""The blueprints: auth, ticketing (its parts: races, lines, registrations), payment, fairplay and pages."""

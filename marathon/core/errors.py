@@ -4,7 +4,7 @@ import logging
 import marshmallow as ma
 import redis
 import sqlalchemy.exc
-from flask import jsonify
+from flask import current_app, jsonify
 from flask_limiter import RateLimitExceeded
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
@@ -44,15 +44,25 @@ class NotFound(DomainError):
     reason = "not_found"
 
 
+def error_body(status, message=None, reason=None, errors=None):
+    """The contract's error body: code, status, message, and reason and errors when there are any."""
+    body = {"code": status, "status": HTTP_STATUS_CODES.get(status, "Error")}
+    body["message"] = message or body["status"]
+    if reason:
+        body["reason"] = reason
+    if errors:
+        body["errors"] = errors
+    return body
+
+
+def unavailable_body():
+    """The body of a 503 while Redis or the database is away (answered with Retry-After: UNAVAILABLE_RETRY_AFTER_S)."""
+    return error_body(503, "the service is briefly unavailable; try again shortly", "unavailable")
+
+
 def error_response(status, message=None, reason=None, errors=None, headers=None):
     """Build the contract's error body and response."""
-    payload = {"code": status, "status": HTTP_STATUS_CODES.get(status, "Error")}
-    payload["message"] = message or payload["status"]
-    if reason:
-        payload["reason"] = reason
-    if errors:
-        payload["errors"] = errors
-    response = jsonify(payload)
+    response = jsonify(error_body(status, message, reason, errors))
     response.status_code = status
     for key, value in (headers or {}).items():
         response.headers[key] = str(value)
@@ -101,12 +111,10 @@ def _domain_error(error):
 
 def _unavailable(error):
     log.warning("dependency unavailable: %s", type(error).__name__)
-    return error_response(
-        503,
-        "the service is briefly unavailable; try again shortly",
-        "unavailable",
-        headers={"Retry-After": UNAVAILABLE_RETRY_AFTER_S},
-    )
+    response = jsonify(unavailable_body())
+    response.status_code = 503
+    response.headers["Retry-After"] = str(UNAVAILABLE_RETRY_AFTER_S)
+    return response
 
 
 def _database_error(error):
@@ -124,10 +132,9 @@ def _database_error(error):
 
 
 def db_session_rollback():
-    """Leave the request's session usable after a failed statement (core knows the extension, not the models)."""
-    from marathon.extensions import db
-
-    db.session.rollback()
+    """Leave the request's session usable after a failed statement (through the app, so core/errors imports no
+    extension: marathon.extensions imports this module)."""
+    current_app.extensions["sqlalchemy"].session.rollback()
 
 
 def _internal(error):

@@ -1,16 +1,14 @@
 """Prometheus metrics: requests by route and status, request latency, and the waiting lines' figures per bucket.
+(The request hooks and GET /metrics are marathon.web.metrics.)
 
 Under gunicorn and the RQ workers every process writes its samples to PROMETHEUS_MULTIPROC_DIR (prometheus-client's
 multiprocess mode: set it, to an empty folder, before the processes start; gunicorn.conf.py marks dead workers), and
 GET /metrics of any web process adds them all up. Without it, each process serves its own registry.
 Recording is cheap by design: no Redis or database call happens to record a sample.
 """
-import os
 import time
 
-from flask import Response, request
-from prometheus_client import (CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Gauge, Histogram,
-                               generate_latest, multiprocess)
+from prometheus_client import Counter, Gauge, Histogram
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 2.5, 5.0, 10.0)
 
@@ -29,12 +27,6 @@ HELD = Gauge("marathon_bucket_held", "Places held (admitted, unpaid) in a bucket
 CONFIRMED = Gauge("marathon_bucket_confirmed", "Places confirmed in a bucket", ["race", "bucket"],
                   multiprocess_mode="mostrecent")
 CAPACITY = Gauge("marathon_bucket_capacity", "Places of a bucket", ["race", "bucket"], multiprocess_mode="mostrecent")
-
-START_KEY = "marathon.metrics.start"
-
-
-def multiprocess_dir():
-    return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or os.environ.get("prometheus_multiproc_dir")
 
 
 def admitted(race_id, bucket, count):
@@ -60,33 +52,8 @@ def bucket_figures(race_id, bucket, capacity, held, confirmed_places, waiting):
     WAITING.labels(*labels).set(waiting)
 
 
-def _started():
-    # marathon.core.inflight stamps the arrival before a request waits its turn: the latency includes that wait
-    request.environ.setdefault(START_KEY, time.perf_counter())
-
-
-def _answered(response):
-    started = request.environ.get(START_KEY)
-    rule = request.url_rule
-    route = rule.rule if rule is not None else "unmatched"
-    REQUESTS.labels(route, request.method, str(response.status_code)).inc()
+def record_request(route, method, status, started=None):
+    """Count one answer, and time it from `started` (perf_counter) when known."""
+    REQUESTS.labels(route, method, str(status)).inc()
     if started is not None:
-        LATENCY.labels(route, request.method).observe(time.perf_counter() - started)
-    return response
-
-
-def metrics_view():
-    """The Prometheus text exposition of every process's samples."""
-    if multiprocess_dir():
-        registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)
-    else:
-        registry = REGISTRY
-    return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
-
-
-def init_app(app):
-    """Count and time every request, and serve GET /metrics."""
-    app.before_request(_started)
-    app.after_request(_answered)
-    app.add_url_rule("/metrics", "metrics", metrics_view, methods=["GET"])
+        LATENCY.labels(route, method).observe(time.perf_counter() - started)

@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from marathon.core.redis_server import free_port
+from marathon.tooling.redis_server import free_port
 from tests.e2e.support import Stack
 from tests.processes import ROOT, http, start, stop, wait_until
 

@@ -8,12 +8,15 @@ from datetime import date
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
+from flask_jwt_extended import decode_token
+from jwt.exceptions import PyJWTError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from marathon.blueprints.auth.models import User
 from marathon.core.clock import now
 from marathon.core.errors import DomainError
+from marathon.core.security import revoke
 from marathon.extensions import db
 
 
@@ -121,6 +124,20 @@ def _dummy_hash(hasher):
     if dummy is None:
         dummy = current_app.extensions["password_dummy_hash"] = hasher.hash("not-a-real-password")
     return dummy
+
+
+def log_out(access_claims, refresh_token=None):
+    """Revoke the access token and, when given, the same account's refresh token.
+    Raises DomainError 422 token_invalid for a refresh token that is not valid or not this account's."""
+    if refresh_token:
+        try:
+            refresh_claims = decode_token(refresh_token, allow_expired=True)
+        except PyJWTError:
+            raise DomainError("refresh_token is not a valid token", "token_invalid", status=422) from None
+        if refresh_claims.get("sub") != access_claims["sub"] or refresh_claims.get("type") != "refresh":
+            raise DomainError("refresh_token is not this account's refresh token", "token_invalid", status=422)
+        revoke(refresh_claims)
+    revoke(access_claims)
 
 
 def get_user(user_id):

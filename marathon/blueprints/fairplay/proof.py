@@ -20,7 +20,7 @@ from urllib.parse import parse_qs
 import altcha
 from flask import current_app
 
-from marathon.blueprints.ticketing.keys import RaceKeys, text
+from marathon.blueprints.lines.keys import RaceKeys, text
 from marathon.config import derived_key
 from marathon.core.clock import now, to_ms
 from marathon.core.errors import DomainError

@@ -4,9 +4,9 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from marathon.blueprints.fairplay import proof
-from marathon.blueprints.ticketing import catalogue
+from marathon.blueprints.races import catalogue
 from marathon.core.limits import per_ip
-from marathon.core.security import BEARER, access_claims, ensure_not_revoked
+from marathon.core.security import access_claims, BEARER, ensure_not_revoked
 
 blp = Blueprint("fairplay", __name__, url_prefix="/api/v1", description="Fair play: proof of work")
 

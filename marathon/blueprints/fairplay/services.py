@@ -6,10 +6,12 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from marathon.admission import journal
 from marathon.blueprints.auth import services as accounts
+from marathon.blueprints.lines import engine as line
 from marathon.blueprints.payment import refunds
-from marathon.blueprints.ticketing import line
-from marathon.blueprints.ticketing import services as ticketing
+from marathon.blueprints.races import services as races
+from marathon.blueprints.registrations import services as registrations
 from marathon.core.errors import DomainError
 
 # Measured (README, "Fair play"): altcha-lib's solver (the ALTCHA widget's, on WebCrypto) in V8 does about 21 SHA-256
@@ -75,9 +77,9 @@ def network_of(ip):
 def suspects(race_ref):
     """Every runner who joined a line of the race, with a bot-risk score and its reasons, highest first.
     Raises NotFound (race_not_found)."""
-    race = ticketing.get_race(race_ref)
-    joins = ticketing.race_joins(race.id)
-    registrations = ticketing.race_registrations(race.id)
+    race = races.get_race(race_ref)
+    joins = journal.race_joins(race.id)
+    registered = registrations.race_registrations(race.id)
     cadence = line.status_cadence(race.id)
     users = {row.id: row for row in accounts.signup_records()}
     by_ip, by_net = _signup_times(users.values())
@@ -91,7 +93,7 @@ def suspects(race_ref):
         user = users.get(entry["user_id"])
         if user is None:
             continue
-        registration_id, status = registrations.get(user.id, (None, None))
+        registration_id, status = registered.get(user.id, (None, None))
         suspect = ranked.get(user.id)
         if suspect is None:
             suspect = ranked[user.id] = Suspect(user.id, user.email, user.name, registration_id, status)
@@ -173,12 +175,12 @@ def void_registration(registration_id, actor, reason):
     Raises NotFound (registration_not_found), DomainError 409 not_voidable."""
     if not reason or not reason.strip():
         raise DomainError("a void needs a reason", "reason_required", status=422)
-    registration = ticketing.get_registration(registration_id)
+    registration = registrations.get_registration(registration_id)
     if registration.status != "confirmed":
         raise DomainError(f"registration {registration.id} is {registration.status}, not confirmed", "not_voidable")
     refunded = refunds.refund_registration(registration.id, actor, reason)
-    registration = ticketing.get_registration(registration.id)
+    registration = registrations.get_registration(registration.id)
     if registration.status == "confirmed":
-        registration = ticketing.cancel_registration(registration.id, actor, reason=reason, enforce_window=False,
+        registration = registrations.cancel_registration(registration.id, actor, reason=reason, enforce_window=False,
                                                      status="voided")
     return registration, refunded

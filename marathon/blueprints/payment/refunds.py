@@ -6,7 +6,7 @@ from sqlalchemy.exc import IntegrityError
 
 from marathon.blueprints.payment.models import Order, Refund
 from marathon.blueprints.payment.providers import provider
-from marathon.blueprints.ticketing import services as ticketing
+from marathon.blueprints.registrations import services as registrations
 from marathon.core.clock import now
 from marathon.core.errors import DomainError
 from marathon.extensions import db
@@ -69,7 +69,7 @@ def _refund_cancelled(registration, reason, actor):
 def cancel_and_refund(registration_id, user_id):
     """The runner cancels their registration: the place is freed and the full amount refunded; a repeat gets the
     same answer. Raises NotFound (anyone else's), DomainError 409 refund_window_closed / not_cancellable."""
-    registration = ticketing.registration_of(registration_id, user_id)
+    registration = registrations.registration_of(registration_id, user_id)
     if registration.status == "cancelled":
         order = _order_of_registration(registration.id)
         refund = _refund_of(order.id) if order is not None else None
@@ -78,17 +78,17 @@ def cancel_and_refund(registration_id, user_id):
         return {"status": "cancelled", "refund": _refund_view(refund)}
     actor = f"runner:{int(user_id)}"
     reason = "cancelled by the runner"
-    registration = ticketing.cancel_registration(registration_id, actor, user_id=user_id, reason=reason)
+    registration = registrations.cancel_registration(registration_id, actor, user_id=user_id, reason=reason)
     return {"status": "cancelled", "refund": _refund_view(_refund_cancelled(registration, reason, actor))}
 
 
 def refund_registration(registration_id, actor, reason):
     """An organiser voids a registration (fair play): the place is freed and the full amount refunded, whatever
     the refund window. Raises NotFound, DomainError 409 not_cancellable."""
-    registration = ticketing.cancel_registration(registration_id, actor, reason=reason, enforce_window=False,
+    registration = registrations.cancel_registration(registration_id, actor, reason=reason, enforce_window=False,
                                                  status="voided")
     refund = _refund_cancelled(registration, reason, actor)
-    return {"registration": ticketing.registration_view(registration), "refund": _refund_view(refund)}
+    return {"registration": registrations.registration_view(registration), "refund": _refund_view(refund)}
 
 
 def record_provider_refund(order, answer):
@@ -98,7 +98,7 @@ def record_provider_refund(order, answer):
         return "already refunded"
     if order.status != "paid":
         return f"order is {order.status}"
-    ticketing.cancel_registration(order.registration_id, "provider", reason="payment cancelled at the provider",
+    registrations.cancel_registration(order.registration_id, "provider", reason="payment cancelled at the provider",
                                   enforce_window=False)
     db.session.add(Refund(order_pk=order.id, registration_id=order.registration_id, amount=order.amount,
                           reason="payment cancelled at the provider", actor="provider", status="done",

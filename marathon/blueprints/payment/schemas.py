@@ -2,7 +2,7 @@
 import marshmallow as ma
 from marshmallow import validate
 
-from marathon.blueprints.ticketing.services import BLOOD_TYPES
+from marathon.blueprints.registrations.services import BLOOD_TYPES
 
 
 class CreateOrderSchema(ma.Schema):

@@ -12,8 +12,8 @@ from marathon.blueprints.payment import refunds
 from marathon.blueprints.payment.models import Order
 from marathon.blueprints.payment.providers import provider
 from marathon.blueprints.payment.providers.base import PaymentDeclined
-from marathon.blueprints.ticketing import services as ticketing
-from marathon.blueprints.ticketing.services import HoldExpired
+from marathon.blueprints.registrations import services as registrations
+from marathon.blueprints.registrations.services import HoldExpired
 from marathon.core.clock import now, to_ms
 from marathon.core.errors import DomainError, NotFound
 from marathon.core.ids import record_id
@@ -48,7 +48,7 @@ def create_order(hold_id, user_id):
     opened = _opened_order(hold_id, user_id)
     if opened is not None:
         return opened
-    hold = ticketing.hold_for_payment(hold_id, user_id)
+    hold = registrations.hold_for_payment(hold_id, user_id)
     existing = _order_of_hold(hold.id)
     if existing is not None:
         return existing
@@ -67,7 +67,7 @@ def create_order(hold_id, user_id):
 
 
 def _order_name_of(bucket_id):
-    return ticketing.bucket_title(bucket_id)[:100]
+    return registrations.bucket_title(bucket_id)[:100]
 
 
 def _opened_order(hold_id, user_id):
@@ -76,7 +76,7 @@ def _opened_order(hold_id, user_id):
         return None
     found = db.session.execute(
         select(Order).where(Order.hold_id == int(hold_id), Order.user_id == int(user_id), Order.status == "pending",
-                            ticketing.hold_is_live(Order.hold_id, now()))
+                            registrations.hold_is_live(Order.hold_id, now()))
     ).scalar_one_or_none()
     return found
 
@@ -133,7 +133,7 @@ def _quick_confirm(order_id, user_id, payment_key, amount, blood_type, emergency
     claimed = db.session.execute(
         update(orders).where(orders.c.order_id == str(order_id), orders.c.user_id == int(user_id),
                              orders.c.status == "pending", orders.c.amount == int(amount), orders.c.failure.is_(None),
-                             ticketing.hold_is_live(orders.c.hold_id, moment))
+                             registrations.hold_is_live(orders.c.hold_id, moment))
         .values(status="confirming", payment_key=payment_key, claimed_at=moment)
         .returning(orders.c.id, orders.c.hold_id)
     ).one_or_none()
@@ -149,7 +149,7 @@ def _quick_confirm(order_id, user_id, payment_key, amount, blood_type, emergency
         _release(db.session.get(Order, order_pk), getattr(error, "reason", None) or "error")
         raise
     try:
-        place = ticketing.register_hold(hold_id, user_id, blood_type, emergency_contact)
+        place = registrations.register_hold(hold_id, user_id, blood_type, emergency_contact)
         if place is not None:
             db.session.execute(update(orders).where(orders.c.id == order_pk).values(
                 status="paid", registration_id=place["id"], paid_at=now(), provider_answer=charge.answer))
@@ -163,7 +163,7 @@ def _quick_confirm(order_id, user_id, payment_key, amount, blood_type, emergency
         db.session.commit()
         return settle_charge(db.session.get(Order, order_pk), blood_type, emergency_contact)
     _wake(claim)
-    ticketing.registered(place, user_id)
+    registrations.registered(place, user_id)
     return {"order_id": str(order_id), "status": "paid",
             "registration": {name: place[name] for name in REGISTRATION_FIELDS}}
 
@@ -180,7 +180,7 @@ def _final_answer(order, payment_key):
         raise PaymentDeclined("this payment was declined; pay again with another card")
     if order.status == "pending":
         try:
-            ticketing.hold_for_payment(order.hold_id, order.user_id)
+            registrations.hold_for_payment(order.hold_id, order.user_id)
         except HoldExpired:
             # nothing was charged: the order ends here, and no money is taken for a place that is gone
             db.session.rollback()
@@ -231,7 +231,7 @@ def settle_charge(order, blood_type=None, emergency_contact=None):
     """Turn a charged order into a registration, or refund it when the hold is gone. Raises HoldExpired."""
     claim = _claim_key(order)
     try:
-        registration = ticketing.confirm_hold(order.hold_id, order.user_id, blood_type, emergency_contact)
+        registration = registrations.confirm_hold(order.hold_id, order.user_id, blood_type, emergency_contact)
     except HoldExpired:
         db.session.rollback()
         refunds.refund_order(order, "the hold expired before the payment arrived", actor="system")
@@ -267,7 +267,7 @@ def confirmation(order):
 
 
 def _confirmation(order_id, registration_id, user_id):
-    view = ticketing.registration_view(ticketing.registration_of(registration_id, user_id))
+    view = registrations.registration_view(registrations.registration_of(registration_id, user_id))
     return {"order_id": order_id, "status": "paid", "registration": {name: view[name] for name in REGISTRATION_FIELDS}}
 
 

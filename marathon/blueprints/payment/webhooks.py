@@ -8,7 +8,7 @@ from sqlalchemy.exc import IntegrityError
 from marathon.blueprints.payment import refunds, services
 from marathon.blueprints.payment.models import WebhookEvent
 from marathon.blueprints.payment.providers import provider
-from marathon.blueprints.ticketing.services import HoldExpired
+from marathon.blueprints.registrations.services import HoldExpired
 from marathon.extensions import db
 
 log = logging.getLogger(__name__)

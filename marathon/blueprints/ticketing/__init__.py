@@ -1,3 +1,5 @@
-"""Races, waiting lines per bucket, holds and registrations."""
-from marathon.blueprints.ticketing import queue_routes, registration_routes, routes  # noqa: F401  (routes attach to blp)
+"""The `ticketing` blueprint: one API blueprint for the races, lines and registrations routes."""
+from marathon.blueprints.lines import routes as _line_routes  # noqa: F401  (routes attach to blp)
+from marathon.blueprints.registrations import routes as _registration_routes  # noqa: F401
+from marathon.blueprints.races import routes as _race_routes  # noqa: F401
 from marathon.blueprints.ticketing.blueprint import blp  # noqa: F401

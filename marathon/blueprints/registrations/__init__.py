@@ -1,0 +1,1 @@
+"""Holds, registrations, transfers and cancellation: the services payment and fair play call."""

@@ -1,0 +1,1 @@
+"""Tooling for `make run`, the tests and the bench (not used by the running service)."""
