@@ -1,14 +1,17 @@
 """Auth endpoints: signup, login, refresh, logout, me."""
+import time
+
+from flask import request
 from flask.views import MethodView
-from flask_jwt_extended import decode_token, get_jwt, jwt_required
+from flask_jwt_extended import get_jwt, jwt_required
 from flask_smorest import Blueprint
-from jwt.exceptions import PyJWTError
 
 from marathon.blueprints.auth import schemas, services
 from marathon.core.errors import DomainError
 from marathon.core.limits import failed_logins, per_ip
 from marathon.core.net import client_ip
-from marathon.core.security import BEARER, current_user_id, issue_tokens, revoke
+from marathon.core.security import (BEARER, check_account, current_user_id, decode, is_revoked, issue_tokens, revoke,
+                                    rotate_tokens)
 
 blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="Accounts and tokens")
 
@@ -36,7 +39,7 @@ class Login(MethodView):
     def post(self, body):
         """Exchange email and password for an access and a refresh token."""
         user = services.authenticate(body["email"], body["password"])
-        return issue_tokens(user.id, user.role_list)
+        return issue_tokens(user.id, user.role_list, user.token_version)
 
 
 @blp.route("/refresh")
@@ -44,31 +47,77 @@ class Refresh(MethodView):
     @jwt_required(refresh=True)
     @blp.response(200, schemas.AccessTokenSchema)
     @blp.doc(security=BEARER)
+    @blp.alt_response(401, description="token_revoked, token_reused (a spent refresh token: its session ends), ...")
     def post(self):
-        """A new access token for a valid refresh token."""
-        user = services.require_user(current_user_id())
-        tokens = issue_tokens(user.id, user.role_list)
-        return {"access_token": tokens["access_token"], "expires_in": tokens["expires_in"]}
+        """A new access token, and the next refresh token, for a valid refresh token (which is then spent)."""
+        claims = get_jwt()
+        roles = check_account(claims)  # the account as the database has it now: its version and its roles
+        user = services.require_user(claims["sub"])
+        tokens = rotate_tokens(claims, roles, user.token_version)
+        return {"access_token": tokens["access_token"], "expires_in": tokens["expires_in"],
+                "refresh_token": tokens["refresh_token"]}
 
 
 @blp.route("/logout")
 class Logout(MethodView):
-    @jwt_required()
     @blp.arguments(schemas.LogoutSchema, required=False)
     @blp.response(204)
     @blp.doc(security=BEARER)
+    @blp.alt_response(401, description="no access token; or an expired or revoked one without a valid refresh_token")
     def post(self, body):
-        """Revoke the access token and, when given, the refresh token."""
-        refresh_token = (body or {}).get("refresh_token")
-        if refresh_token:
-            try:
-                refresh_claims = decode_token(refresh_token, allow_expired=True)
-            except PyJWTError:
-                raise DomainError("refresh_token is not a valid token", "token_invalid", status=422) from None
-            if refresh_claims.get("sub") != get_jwt()["sub"] or refresh_claims.get("type") != "refresh":
-                raise DomainError("refresh_token is not this account's refresh token", "token_invalid", status=422)
+        """Revoke the access token and, when given, the refresh token and its session. An expired access token is
+        enough when the body carries a valid refresh token of the same account."""
+        header = request.headers.get("Authorization", "")
+        if not header.startswith("Bearer "):
+            raise DomainError("missing token: Missing Authorization Header", "token_missing", status=401)
+        access = decode(header[7:], allow_expired=True)
+        if access.get("type") != "access":
+            raise DomainError("invalid token: Only non-refresh tokens are allowed", "wrong_token_type", status=401)
+        refresh_claims = _refresh_claims_of(body, access)
+        if refresh_claims is None or refresh_claims["exp"] <= time.time():
+            # without a live refresh token, the access token itself must still be good
+            if access["exp"] <= time.time():
+                raise DomainError("the token has expired", "token_expired", status=401)
+            if is_revoked(access):
+                raise DomainError("the token has been revoked", "token_revoked", status=401)
+        if refresh_claims is not None:
             revoke(refresh_claims)
-        revoke(get_jwt())
+        revoke(access)
+
+
+def _refresh_claims_of(body, access):
+    refresh_token = (body or {}).get("refresh_token")
+    if not refresh_token:
+        return None
+    try:
+        claims = decode(refresh_token, allow_expired=True)
+    except DomainError:
+        raise DomainError("refresh_token is not a valid token", "token_invalid", status=422) from None
+    if claims.get("sub") != access.get("sub") or claims.get("type") != "refresh":
+        raise DomainError("refresh_token is not this account's refresh token", "token_invalid", status=422)
+    return claims
+
+
+@blp.route("/logout-all")
+class LogoutEverywhere(MethodView):
+    @jwt_required()
+    @blp.response(204)
+    @blp.doc(security=BEARER)
+    def post(self):
+        """End every session of the account, on every device: each token it holds stops working."""
+        services.end_sessions(services.require_user(current_user_id()))
+
+
+@blp.route("/password")
+class Password(MethodView):
+    @jwt_required()
+    @blp.arguments(schemas.PasswordChangeSchema)
+    @blp.response(204)
+    @blp.doc(security=BEARER)
+    @blp.alt_response(401, description="invalid_credentials: the current password is wrong")
+    def post(self, body):
+        """Change the password; every session of the account ends (sign in again with the new one)."""
+        services.change_password(current_user_id(), body["current_password"], body["new_password"])
 
 
 @blp.route("/me")

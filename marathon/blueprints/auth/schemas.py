@@ -47,7 +47,14 @@ class TokensSchema(ma.Schema):
 class AccessTokenSchema(ma.Schema):
     access_token = ma.fields.String()
     expires_in = ma.fields.Integer()
+    refresh_token = ma.fields.String(metadata={
+        "description": "the next refresh token: the one sent is now spent, and sending it again ends the session"})
 
 
 class LogoutSchema(ma.Schema):
     refresh_token = ma.fields.String(validate=validate.Length(max=4096))
+
+
+class PasswordChangeSchema(ma.Schema):
+    current_password = ma.fields.String(required=True, load_only=True, validate=validate.Length(min=1, max=256))
+    new_password = ma.fields.String(required=True, load_only=True, validate=validate.Length(min=10, max=256))

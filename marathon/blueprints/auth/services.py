@@ -8,12 +8,13 @@ from datetime import date
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from marathon.blueprints.auth.models import User
 from marathon.core.clock import now
 from marathon.core.errors import DomainError
+from marathon.core.security import revoke_versions_below
 from marathon.extensions import db
 
 
@@ -145,17 +146,56 @@ def find_user_by_email(email):
     return db.session.query(User).filter_by(email=email.strip().lower()).first()
 
 
-def make_admin(email, password):
-    """Create an admin account, or give an existing account the admin role and this password."""
+def make_admin(email, password, promote=False):
+    """Create an admin account; or, only when asked to promote, give an existing account the admin role and this
+    password and end every session it had. Raises DomainError 409 account_exists for an existing non-admin
+    account without promote (someone may have signed up with the admin's email first)."""
     user = find_user_by_email(email)
     if user is None:
         # an admin is a staff account, not a runner: its identity is its email
         return create_user(email, password, f"admin {email}", date(1970, 1, 1), "0000000", roles="admin,runner")
-    if not user.has_role("admin"):
-        user.roles = ",".join(["admin", *user.role_list])
-    user.password_hash = password_hasher().hash(password)
-    db.session.commit()
+    hasher = password_hasher()
+    if user.has_role("admin"):
+        if not _verify(hasher, user.password_hash, password):
+            user.password_hash = hasher.hash(password)
+            end_sessions(user)
+        return user
+    if not promote:
+        raise DomainError(f"{user.email} is an existing account that is not an admin; promote it only if you know "
+                          "whose it is", "account_exists")
+    user.roles = ",".join(["admin", *user.role_list])
+    user.password_hash = hasher.hash(password)
+    end_sessions(user)
     return user
+
+
+def change_password(user_id, current_password, new_password):
+    """Set a new password after checking the current one, and end every session of the account.
+    Raises AuthError (401) for a wrong current password."""
+    user = require_user(user_id)
+    hasher = password_hasher()
+    if not _verify(hasher, user.password_hash, current_password):
+        raise AuthError("wrong password")
+    user.password_hash = hasher.hash(new_password)
+    end_sessions(user)
+
+
+def end_sessions(user):
+    """Commit the account's pending changes with its token version bumped: every token it holds stops working."""
+    db.session.flush()
+    version = db.session.execute(
+        update(User).where(User.id == user.id).values(token_version=User.token_version + 1)
+        .returning(User.token_version)
+    ).scalar_one()
+    db.session.commit()
+    revoke_versions_below(user.id, version)
+    return version
+
+
+def token_account(user_id):
+    """(token_version, roles) of an account for the token checks, or None when it no longer exists."""
+    row = db.session.execute(select(User.token_version, User.roles).filter_by(id=int(user_id))).first()
+    return None if row is None else (row.token_version, [role for role in row.roles.split(",") if role])
 
 
 def signup_records():
