@@ -1,8 +1,4 @@
 """Account rules: one account per email and per person, Argon2 passwords, admins."""
-import hashlib
-import hmac
-import re
-import unicodedata
 from datetime import date
 
 from argon2 import PasswordHasher
@@ -11,6 +7,8 @@ from flask import current_app
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
+from marathon.blueprints.auth import identity
+from marathon.blueprints.auth.identity import normalise_phone
 from marathon.blueprints.auth.models import User
 from marathon.core.clock import now
 from marathon.core.errors import DomainError
@@ -23,23 +21,9 @@ class AuthError(DomainError):
     reason = "invalid_credentials"
 
 
-def normalise_phone(phone):
-    """Digits only, with a Korean +82 prefix written as the leading 0 (+82 10-1234-5678 == 010-1234-5678)."""
-    digits = re.sub(r"\D", "", phone)
-    if digits.startswith("82") and phone.strip().startswith("+"):
-        digits = "0" + digits[2:]
-    return digits
-
-
-def normalise_name(name):
-    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", name)).casefold()
-
-
 def identity_hash(name, birth_date, phone):
     """A keyed hash of the person (name + birth date + phone), so the raw triple is never an index."""
-    person = f"{normalise_name(name)}|{birth_date.isoformat()}|{normalise_phone(phone)}"
-    key = current_app.config["SECRET_KEY"].encode()
-    return hmac.new(key, person.encode(), hashlib.sha256).hexdigest()
+    return identity.identity_hash(name, birth_date, phone, current_app.config["SECRET_KEY"])
 
 
 def password_hasher():
@@ -87,7 +71,8 @@ def create_user(email, password, name, birth_date, phone, roles="runner", signup
 def create_runners(people, password_hash):
     """Insert many runner accounts in one statement (seeding); people are (email, name, birth_date, phone) tuples
     sharing one password hash. Returns (id, email) pairs in the given order."""
-    rows = [{"email": email, "password_hash": password_hash, "name": name, "birth_date": born, "phone": phone,
+    rows = [{"email": email, "password_hash": password_hash, "name": name, "birth_date": born,
+             "phone": normalise_phone(phone),
              "roles": "runner", "identity_hash": identity_hash(name, born, phone), "created_at": now()}
             for email, name, born, phone in people]
     ids = db.session.execute(
