@@ -95,8 +95,15 @@ class Config:
     RATELIMIT_STRATEGY = "fixed-window"
     RATELIMIT_KEY_PREFIX = "m:rl"
     RATELIMIT_SIGNUP_PER_IP = "60/minute;600/hour"
+    # signups answered email_taken / identity_taken per address: what enumerating accounts needs
+    RATELIMIT_SIGNUP_TAKEN_PER_IP = "30/hour;200/day"
     RATELIMIT_LOGIN_PER_ACCOUNT = "10/minute;50/hour"  # failed logins per email and address
     RATELIMIT_LOGIN_PER_IP = "120/minute"
+    # failed logins of one account from any address: past this many, each try waits twice as long (1 s, 2 s, ...);
+    # twice the per-address limit, so that guessing from one address does not lock the owner out elsewhere
+    LOGIN_BACKOFF_AFTER = 20
+    LOGIN_BACKOFF_MAX_S = 900
+    LOGIN_BACKOFF_WINDOW_S = 3600
     RATELIMIT_JOIN_PER_IP = "600/minute"
     RATELIMIT_STATUS_PER_IP = "6000/minute"
     RATELIMIT_POW_PER_IP = "1200/minute"

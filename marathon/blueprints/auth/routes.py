@@ -8,7 +8,7 @@ from flask_smorest import Blueprint
 
 from marathon.blueprints.auth import schemas, services
 from marathon.core.errors import DomainError
-from marathon.core.limits import failed_logins, per_ip
+from marathon.core.limits import failed_logins, login_backoff, per_ip, taken_answers_per_ip
 from marathon.core.net import client_ip
 from marathon.core.security import (BEARER, check_account, current_user_id, decode, is_revoked, issue_tokens, revoke,
                                     rotate_tokens)
@@ -18,7 +18,7 @@ blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="Accoun
 
 @blp.route("/signup")
 class Signup(MethodView):
-    decorators = [per_ip("RATELIMIT_SIGNUP_PER_IP")]
+    decorators = [taken_answers_per_ip("RATELIMIT_SIGNUP_TAKEN_PER_IP"), per_ip("RATELIMIT_SIGNUP_PER_IP")]
 
     @blp.arguments(schemas.SignupSchema)
     @blp.response(201, schemas.UserSchema)
@@ -30,12 +30,13 @@ class Signup(MethodView):
 
 @blp.route("/login")
 class Login(MethodView):
-    decorators = [failed_logins(), per_ip("RATELIMIT_LOGIN_PER_IP")]
+    decorators = [login_backoff, failed_logins(), per_ip("RATELIMIT_LOGIN_PER_IP")]
 
     @blp.arguments(schemas.LoginSchema)
     @blp.response(200, schemas.TokensSchema)
     @blp.alt_response(401, description="wrong email or password")
-    @blp.alt_response(429, description="rate_limited: too many failed logins for this email from this address")
+    @blp.alt_response(429, description="rate_limited: too many failed logins for this email from this address, or "
+                                        "for this email from anywhere (each try then waits twice as long)")
     def post(self, body):
         """Exchange email and password for an access and a refresh token."""
         user = services.authenticate(body["email"], body["password"])
