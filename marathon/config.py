@@ -107,6 +107,11 @@ class Config:
     RATELIMIT_JOIN_PER_IP = "600/minute"
     RATELIMIT_STATUS_PER_IP = "6000/minute"
     RATELIMIT_POW_PER_IP = "1200/minute"
+    # webhook deliveries per address, even while RATE_LIMIT_BY_IP is off (Toss sends from a few addresses, up to
+    # one delivery per payment: a rush of 15,000 payments in ten minutes is about 1,500 a minute)
+    RATELIMIT_WEBHOOK_PER_IP = "3000/minute"
+    # an unsigned webhook makes us ask the provider about its order at most once per this many seconds
+    WEBHOOK_ASK_INTERVAL_S = 5
 
     JWT_ACCESS_TOKEN_EXPIRES = timedelta(minutes=15)
     JWT_REFRESH_TOKEN_EXPIRES = timedelta(days=30)

@@ -33,6 +33,12 @@ def per_ip(setting, methods=None):
     )
 
 
+def always_per_ip(setting):
+    """A per-address limit that holds even while RATE_LIMIT_BY_IP is off (an endpoint no load test drives)."""
+    return limiter.limit(lambda: current_app.config[setting], key_func=lambda: f"ip:{client_ip()}",
+                         scope=setting.lower())
+
+
 def taken_answers_per_ip(setting):
     """Answers 409 (an email or a person already has an account) per address: each tells a prober something."""
     return limiter.limit(

@@ -97,8 +97,9 @@ class PaymentProvider:
         """Give the money back; returns the provider's answer. Raises ProviderUnavailable."""
         raise NotImplementedError
 
-    def verify_event(self, body, headers, secret):
-        """The verified event of a webhook delivery; raises BadSignature."""
+    def verify_event(self, body, headers, secret, may_ask=None):
+        """The verified event of a webhook delivery; raises BadSignature. A provider that has to ask about the
+        payment first asks only when may_ask(order_id, payment_key) lets it (it raises otherwise)."""
         return event_from_signed_body(body, headers, secret)
 
     def checkout(self, order):
