@@ -69,7 +69,8 @@ def sign(body, secret):
 def event_from_signed_body(body, headers, secret):
     """Check our HMAC over the raw body and read the event; raises BadSignature."""
     given = headers.get(SIGNATURE_HEADER, "")
-    if not given or not hmac.compare_digest(given, sign(body, secret)):
+    # compare_digest refuses text that is not ASCII (a TypeError): such a header is simply not our signature
+    if not given or not given.isascii() or not hmac.compare_digest(given, sign(body, secret)):
         raise BadSignature("the webhook's signature does not match its body")
     try:
         payload = json.loads(body)
