@@ -10,6 +10,7 @@ from marathon.core.errors import register_error_handlers
 from marathon.core.inflight import limit_in_flight
 from marathon.core.security import init_jwt
 from marathon.core.limits import init_limiter
+from marathon.core.openapi import serve_swagger_ui
 from marathon.extensions import api, db, jwt, migrate, redis_store
 
 
@@ -42,6 +43,7 @@ def register_extensions(app):
     init_limiter(app)
     api.init_app(app)
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"})
+    serve_swagger_ui(app)
 
 
 def register_blueprints(app):

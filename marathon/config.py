@@ -73,6 +73,8 @@ class Config:
     PAYMENT_CONFIRM_WAIT_SECONDS = 15
     PAYMENT_CLAIM_STALE_SECONDS = 90
     PROXY_HOPS = 0
+    # GET /metrics wants `Authorization: Bearer <METRICS_TOKEN>` when set; production without it serves no metrics
+    METRICS_TOKEN = None
     RATE_LIMIT_BY_IP = True
     MAX_CONTENT_LENGTH = 64 * 1024
     # a waiting runner who has not asked for status for this long when their turn comes is skipped
@@ -127,7 +129,8 @@ class Config:
     OPENAPI_URL_PREFIX = "/api"
     OPENAPI_JSON_PATH = "openapi.json"
     OPENAPI_SWAGGER_UI_PATH = "/docs"
-    OPENAPI_SWAGGER_UI_URL = "https://cdn.jsdelivr.net/npm/swagger-ui-dist/"
+    # Swagger UI's files from the installed swagger-ui-bundle package (marathon.core.openapi), never a CDN
+    OPENAPI_SWAGGER_UI_URL = "/api/docs/static/"
 
     REQUIRED = ()
 

@@ -5,12 +5,15 @@ multiprocess mode: set it, to an empty folder, before the processes start; gunic
 GET /metrics of any web process adds them all up. Without it, each process serves its own registry.
 Recording is cheap by design: no Redis or database call happens to record a sample.
 """
+import hmac
 import os
 import time
 
-from flask import Response, request
+from flask import Response, current_app, request
 from prometheus_client import (CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Gauge, Histogram,
                                generate_latest, multiprocess)
+
+from marathon.core.errors import error_response
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 2.5, 5.0, 10.0)
 
@@ -75,8 +78,28 @@ def _answered(response):
     return response
 
 
+def _refusal():
+    """Why this request may not read the metrics (an error response), or None: with METRICS_TOKEN set the scraper
+    sends it as a bearer token; production without one serves no metrics at all."""
+    token = current_app.config.get("METRICS_TOKEN")
+    if not token:
+        if current_app.config["ENV_NAME"] == "production":
+            return error_response(404, "The requested URL was not found on the server.")
+        return None
+    given = request.headers.get("Authorization", "")
+    expected = f"Bearer {token}"
+    if not given.isascii() or not hmac.compare_digest(given.encode(), expected.encode()):
+        response = error_response(401, "the metrics need METRICS_TOKEN as a bearer token", "token_missing")
+        response.headers["WWW-Authenticate"] = "Bearer"
+        return response
+    return None
+
+
 def metrics_view():
-    """The Prometheus text exposition of every process's samples."""
+    """The Prometheus text exposition of every process's samples (behind METRICS_TOKEN)."""
+    refusal = _refusal()
+    if refusal is not None:
+        return refusal
     if multiprocess_dir():
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
