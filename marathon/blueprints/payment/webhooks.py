@@ -72,10 +72,25 @@ def _apply(event):
         return False, "the event is about another payment of this order"
     if event.status == "DONE":
         return _payment_done(order, event)
-    if event.status in ("CANCELED", "PARTIAL_CANCELED"):
+    if event.status == "PARTIAL_CANCELED":
+        return _partial_cancel(order, event)
+    if event.status == "CANCELED":
         outcome = refunds.record_provider_refund(order, event.payload)
         return outcome == "refunded", outcome
     return False, f"nothing to do for {event.status}"
+
+
+def _partial_cancel(order, event):
+    """Part of the payment was given back at the provider (e.g. a discount from its dashboard): the runner keeps the
+    place, and the event (kept with its payload) is the record of the amount; only a full cancel frees the place."""
+    payment = event.payload.get("data", event.payload)
+    try:
+        returned = int(payment.get("totalAmount") or order.amount) - int(payment["balanceAmount"])
+    except (KeyError, TypeError, ValueError):
+        returned = sum(int(cancel.get("cancelAmount") or 0) for cancel in payment.get("cancels") or [])
+    log.warning("order %s: %s KRW of %s given back at the provider; the registration stands", order.order_id,
+                returned, order.amount)
+    return True, f"partially cancelled at the provider: {returned} KRW of {order.amount} given back; registration kept"
 
 
 def _payment_done(order, event):
