@@ -8,6 +8,7 @@ from marathon.cli import register_commands as add_groups
 from marathon.config import config_for
 from marathon.core.errors import register_error_handlers
 from marathon.core.limits import init_limiter
+from marathon.core.openapi import serve_swagger_ui
 from marathon.core.security import init_jwt
 from marathon.extensions import api, db, jwt, migrate, redis_store
 from marathon.web import metrics
@@ -44,6 +45,7 @@ def register_extensions(app):
     init_limiter(app)
     api.init_app(app)
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"})
+    serve_swagger_ui(app)
 
 
 def register_blueprints(app):

@@ -26,6 +26,27 @@ def derived_key(secret, purpose):
     return hmac.new(secret.encode(), purpose.encode(), hashlib.sha256).hexdigest()
 
 
+# the smallest signing key production accepts, in bytes (HS256's own key size)
+MIN_KEY_BYTES = 32
+# below this many distinct characters a key is a placeholder ("x" * 40), not a random one
+MIN_KEY_DISTINCT = 8
+PLACEHOLDER_WORDS = ("changeme", "change-me", "change_me", "replace-me", "replaceme", "your-secret", "not-for-production",
+                     "dev-secret")
+
+
+def _weak_key(name, value, known):
+    """Why a production key is unfit, or None: missing, a known development value, short, or plainly a placeholder."""
+    if not value:
+        return f"{name} is not set"
+    if value in known:
+        return f"{name} is a development value, published in the source"
+    if len(value.encode()) < MIN_KEY_BYTES:
+        return f"{name} is shorter than {MIN_KEY_BYTES} bytes"
+    if len(set(value)) < MIN_KEY_DISTINCT or any(word in value.lower() for word in PLACEHOLDER_WORDS):
+        return f"{name} looks like a placeholder, not a random key"
+    return None
+
+
 def _flag(value):
     return str(value).strip().lower() not in ("off", "0", "false", "no", "")
 
@@ -40,6 +61,8 @@ class Config:
     REDIS_MAX_CONNECTIONS = 64
     REDIS_POOL_TIMEOUT = 5.0
     PAYMENT_PROVIDER = "fake"
+    # production refuses the fake provider unless this says, by name, that it is wanted (a load test)
+    ALLOW_FAKE_PAYMENTS = False
     TOSS_SECRET_KEY = None
     # the widget's public key, handed to the browser in an order's checkout
     TOSS_CLIENT_KEY = None
@@ -50,6 +73,8 @@ class Config:
     PAYMENT_CONFIRM_WAIT_SECONDS = 15
     PAYMENT_CLAIM_STALE_SECONDS = 90
     PROXY_HOPS = 0
+    # GET /metrics wants `Authorization: Bearer <METRICS_TOKEN>` when set; production without it serves no metrics
+    METRICS_TOKEN = None
     RATE_LIMIT_BY_IP = True
     MAX_CONTENT_LENGTH = 64 * 1024
     # a waiting runner who has not asked for status for this long when their turn comes is skipped
@@ -74,11 +99,23 @@ class Config:
     RATELIMIT_STRATEGY = "fixed-window"
     RATELIMIT_KEY_PREFIX = "m:rl"
     RATELIMIT_SIGNUP_PER_IP = "60/minute;600/hour"
+    # signups answered email_taken / identity_taken per address: what enumerating accounts needs
+    RATELIMIT_SIGNUP_TAKEN_PER_IP = "30/hour;200/day"
     RATELIMIT_LOGIN_PER_ACCOUNT = "10/minute;50/hour"  # failed logins per email and address
     RATELIMIT_LOGIN_PER_IP = "120/minute"
+    # failed logins of one account from any address: past this many, each try waits twice as long (1 s, 2 s, ...);
+    # twice the per-address limit, so that guessing from one address does not lock the owner out elsewhere
+    LOGIN_BACKOFF_AFTER = 20
+    LOGIN_BACKOFF_MAX_S = 900
+    LOGIN_BACKOFF_WINDOW_S = 3600
     RATELIMIT_JOIN_PER_IP = "600/minute"
     RATELIMIT_STATUS_PER_IP = "6000/minute"
     RATELIMIT_POW_PER_IP = "1200/minute"
+    # webhook deliveries per address, even while RATE_LIMIT_BY_IP is off (Toss sends from a few addresses, up to
+    # one delivery per payment: a rush of 15,000 payments in ten minutes is about 1,500 a minute)
+    RATELIMIT_WEBHOOK_PER_IP = "3000/minute"
+    # an unsigned webhook makes us ask the provider about its order at most once per this many seconds
+    WEBHOOK_ASK_INTERVAL_S = 5
 
     JWT_ACCESS_TOKEN_EXPIRES = timedelta(minutes=15)
     JWT_REFRESH_TOKEN_EXPIRES = timedelta(days=30)
@@ -94,7 +131,8 @@ class Config:
     OPENAPI_URL_PREFIX = "/api"
     OPENAPI_JSON_PATH = "openapi.json"
     OPENAPI_SWAGGER_UI_PATH = "/docs"
-    OPENAPI_SWAGGER_UI_URL = "https://cdn.jsdelivr.net/npm/swagger-ui-dist/"
+    # Swagger UI's files from the installed swagger-ui-bundle package (marathon.core.openapi), never a CDN
+    OPENAPI_SWAGGER_UI_URL = "/api/docs/static/"
 
     REQUIRED = ()
 
@@ -107,7 +145,7 @@ class Config:
             raise ConfigError(f"{cls.ENV_NAME} refuses to start: set {', '.join(missing)} in the environment")
         settings = {key: getattr(cls, key) for key in dir(cls) if key.isupper()}
         for key in ("SECRET_KEY", "JWT_SECRET_KEY", "REDIS_URL", "PAYMENT_PROVIDER", "TOSS_SECRET_KEY", "TOSS_CLIENT_KEY",
-                    "TOSS_API_URL", "PAYMENT_WEBHOOK_SECRET"):
+                    "TOSS_API_URL", "PAYMENT_WEBHOOK_SECRET", "METRICS_TOKEN"):
             if env.get(key):
                 settings[key] = env[key]
         if env.get("DATABASE_URL"):
@@ -127,9 +165,14 @@ class Config:
             raise ConfigError(f"PAYMENT_PROVIDER must be fake or toss, not {settings['PAYMENT_PROVIDER']!r}")
         if settings["PAYMENT_PROVIDER"] == "toss" and not settings["TOSS_SECRET_KEY"]:
             raise ConfigError("PAYMENT_PROVIDER=toss needs TOSS_SECRET_KEY")
-        if cls.ENV_NAME == "production" and settings["PAYMENT_PROVIDER"] == "toss" and not env.get("PAYMENT_WEBHOOK_SECRET"):
-            raise ConfigError("production refuses to start: PAYMENT_PROVIDER=toss needs PAYMENT_WEBHOOK_SECRET")
+        if env.get("ALLOW_FAKE_PAYMENTS"):
+            settings["ALLOW_FAKE_PAYMENTS"] = _flag(env["ALLOW_FAKE_PAYMENTS"])
+        cls.check(settings, env)
         return settings
+
+    @classmethod
+    def check(cls, settings, env):
+        """Refuse settings this environment must not run with; raises ConfigError."""
 
 
 class DevelopmentConfig(Config):
@@ -145,7 +188,25 @@ class TestingConfig(Config):
 
 class ProductionConfig(Config):
     ENV_NAME = "production"
-    REQUIRED = ("SECRET_KEY", "JWT_SECRET_KEY", "DATABASE_URL", "REDIS_URL")
+    REQUIRED = ("SECRET_KEY", "JWT_SECRET_KEY", "DATABASE_URL", "REDIS_URL", "PAYMENT_PROVIDER")
+
+    @classmethod
+    def check(cls, settings, env):
+        """No development secret, no short or placeholder key, and a real payment provider: the fake one takes any
+        `fake_` key as paid, so it runs here only when ALLOW_FAKE_PAYMENTS=on says so by name (a load test)."""
+        if settings["PAYMENT_PROVIDER"] == "fake" and not settings["ALLOW_FAKE_PAYMENTS"]:
+            raise ConfigError("production refuses to start: PAYMENT_PROVIDER=fake registers runners who never paid "
+                              "(use toss; a load test sets ALLOW_FAKE_PAYMENTS=on)")
+        known = {Config.SECRET_KEY, Config.JWT_SECRET_KEY, Config.PAYMENT_WEBHOOK_SECRET}
+        problems = [_weak_key(name, env.get(name), known)
+                    for name in ("SECRET_KEY", "JWT_SECRET_KEY", "PAYMENT_WEBHOOK_SECRET")]
+        if env.get("ALTCHA_HMAC_KEY"):
+            problems.append(_weak_key("ALTCHA_HMAC_KEY", env["ALTCHA_HMAC_KEY"], known))
+        if env.get("SECRET_KEY") and env.get("SECRET_KEY") == env.get("JWT_SECRET_KEY"):
+            problems.append("SECRET_KEY and JWT_SECRET_KEY are the same key")
+        problems = [problem for problem in problems if problem]
+        if problems:
+            raise ConfigError("production refuses to start: " + "; ".join(problems))
 
 
 CONFIGS = {"development": DevelopmentConfig, "testing": TestingConfig, "production": ProductionConfig}

@@ -111,7 +111,8 @@ def test_create_admin_command_creates_and_promotes(app, runner, users):
     assert "admin" in me.get_json()["roles"]
 
     users.signup(email="runner@example.com")
-    promoted = runner.invoke(args=["users", "create-admin", "--email", "runner@example.com", "--password", "new password 1"])
+    promoted = runner.invoke(args=["users", "create-admin", "--email", "runner@example.com", "--password", "new password 1",
+                                 "--promote"])
     assert promoted.exit_code == 0, promoted.output
     me = users.client.get("/api/v1/auth/me", headers=users.headers("runner@example.com", "new password 1"))
     assert set(me.get_json()["roles"]) == {"admin", "runner"}

@@ -124,3 +124,52 @@ def test_join_and_status_pay_one_redis_round_trip_and_no_sql(app, client, users,
     assert statements == []
     probe = redis.Redis.from_url(redis_server.url)
     assert not probe.keys("*LIMITER*") and not probe.keys("m:rl*")
+
+
+def test_failed_logins_back_off_per_account_across_addresses(app, client, users, clock):
+    """A new address does not buy ten more guesses: past LOGIN_BACKOFF_AFTER failures of one account, from anywhere,
+    each try waits twice as long as the one before (doubling up to LOGIN_BACKOFF_MAX_S)."""
+    victim = users.signup()
+    wrong = {"email": victim["email"], "password": "wrong password!"}
+    after = app.config["LOGIN_BACKOFF_AFTER"]
+    for index in range(after):  # each from its own address: the per-address limit never trips
+        answer = client.post("/api/v1/auth/login", json=wrong, environ_base={"REMOTE_ADDR": f"10.0.0.{index + 1}"})
+        assert answer.status_code == 401
+    blocked = client.post("/api/v1/auth/login", json=wrong, environ_base={"REMOTE_ADDR": "10.0.1.1"})
+    assert blocked.status_code == 429 and blocked.get_json()["reason"] == "rate_limited"
+    assert int(blocked.headers["Retry-After"]) >= 1
+    # the owner too has to wait: the answer must not tell a right password from a wrong one while blocked
+    right = {"email": victim["email"], "password": PASSWORD}
+    assert client.post("/api/v1/auth/login", json=right, environ_base={"REMOTE_ADDR": "10.0.2.1"}).status_code == 429
+    clock.advance(int(blocked.headers["Retry-After"]))
+    assert client.post("/api/v1/auth/login", json=wrong, environ_base={"REMOTE_ADDR": "10.0.1.2"}).status_code == 401
+    again = client.post("/api/v1/auth/login", json=wrong, environ_base={"REMOTE_ADDR": "10.0.1.3"})
+    assert again.status_code == 429 and int(again.headers["Retry-After"]) >= 2  # the wait doubled
+    clock.advance(int(again.headers["Retry-After"]))
+    assert client.post("/api/v1/auth/login", json=right, environ_base={"REMOTE_ADDR": "10.0.2.2"}).status_code == 200
+    # a success clears the account's count
+    assert client.post("/api/v1/auth/login", json=wrong, environ_base={"REMOTE_ADDR": "10.0.1.4"}).status_code == 401
+    # unknown accounts back off the same way, so a 429 tells nothing about which emails exist
+    for index in range(after):
+        client.post("/api/v1/auth/login", json={"email": "nobody@example.com", "password": "x"},
+                    environ_base={"REMOTE_ADDR": f"10.0.3.{index + 1}"})
+    assert client.post("/api/v1/auth/login", json={"email": "nobody@example.com", "password": "x"}).status_code == 429
+
+
+def test_signup_answers_that_name_a_taken_account_are_counted_per_address(app, client, users):
+    """email_taken and identity_taken are the contract's, so they stay; probing many of them from one address is
+    what enumeration needs, and it is limited (RATELIMIT_SIGNUP_TAKEN_PER_IP)."""
+    app.config.update(RATE_LIMIT_BY_IP=True, RATELIMIT_SIGNUP_TAKEN_PER_IP="3/hour")
+    taken = users.signup()
+    for index in range(3):
+        probe = client.post("/api/v1/auth/signup", json={
+            "email": taken["email"], "password": PASSWORD, "name": f"Probe {index}", "birth_date": "1990-01-01",
+            "phone": f"010-8888-{index:04d}"})
+        assert probe.status_code == 409
+    assert_limited(client.post("/api/v1/auth/signup", json={
+        "email": taken["email"], "password": PASSWORD, "name": "Probe x", "birth_date": "1990-01-01",
+        "phone": "010-8888-9999"}))
+    fresh = client.post("/api/v1/auth/signup", json={
+        "email": "fresh@example.com", "password": PASSWORD, "name": "Fresh", "birth_date": "1990-01-01",
+        "phone": "010-8888-7777"}, environ_base={"REMOTE_ADDR": "10.7.7.7"})
+    assert fresh.status_code == 201

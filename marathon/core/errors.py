@@ -137,6 +137,17 @@ def db_session_rollback():
     current_app.extensions["sqlalchemy"].session.rollback()
 
 
+def _unreadable_input(error):
+    # JSON nested deeper than the parser recurses (webargs and Flask call json.loads, which raises RecursionError,
+    # not a decoding error), or text no encoder takes (a lone surrogate such as "\ud800" in a JSON string): the
+    # request's fault, answered without a traceback in the log
+    log.warning("unreadable input: %s", type(error).__name__)
+    db_session_rollback()
+    if isinstance(error, RecursionError):
+        return error_response(400, "the JSON body is nested too deeply", "invalid_json")
+    return error_response(400, "a value in the request is not valid Unicode text", "invalid_value")
+
+
 def _internal(error):
     log.exception("unhandled error", exc_info=error)
     return error_response(500, "internal error", "internal_error")
@@ -152,4 +163,6 @@ def register_error_handlers(app):
     app.register_error_handler(redis.exceptions.BusyLoadingError, _unavailable)
     app.register_error_handler(sqlalchemy.exc.TimeoutError, _unavailable)
     app.register_error_handler(sqlalchemy.exc.DBAPIError, _database_error)
+    app.register_error_handler(RecursionError, _unreadable_input)
+    app.register_error_handler(UnicodeError, _unreadable_input)
     app.register_error_handler(Exception, _internal)

@@ -1,12 +1,14 @@
 """The metrics middleware: every request counted and timed, and GET /metrics (marathon.core.metrics holds the
 metrics themselves)."""
+import hmac
 import os
 import time
 
-from flask import Response, request
+from flask import Response, current_app, request
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest, multiprocess
 
 from marathon.core import metrics
+from marathon.core.errors import error_response
 
 # where a request's arrival time (perf_counter) is kept in the WSGI environ: stamped by the first layer that sees it
 START_KEY = "marathon.metrics.start"
@@ -28,8 +30,28 @@ def _answered(response):
     return response
 
 
+def _refusal():
+    """Why this request may not read the metrics (an error response), or None: with METRICS_TOKEN set the scraper
+    sends it as a bearer token; production without one serves no metrics at all."""
+    token = current_app.config.get("METRICS_TOKEN")
+    if not token:
+        if current_app.config["ENV_NAME"] == "production":
+            return error_response(404, "The requested URL was not found on the server.")
+        return None
+    given = request.headers.get("Authorization", "")
+    expected = f"Bearer {token}"
+    if not given.isascii() or not hmac.compare_digest(given.encode(), expected.encode()):
+        response = error_response(401, "the metrics need METRICS_TOKEN as a bearer token", "token_missing")
+        response.headers["WWW-Authenticate"] = "Bearer"
+        return response
+    return None
+
+
 def metrics_view():
-    """The Prometheus text exposition of every process's samples."""
+    """The Prometheus text exposition of every process's samples (behind METRICS_TOKEN)."""
+    refusal = _refusal()
+    if refusal is not None:
+        return refusal
     if multiprocess_dir():
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)

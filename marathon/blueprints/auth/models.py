@@ -16,6 +16,9 @@ class User(db.Model):
     # keyed hash of the normalised name + birth date + phone: one account per person
     identity_hash = db.Column(db.String(64), nullable=False, unique=True)
     roles = db.Column(db.String(100), nullable=False, default="runner")
+    # carried by every token as the `tv` claim: bumping it (password or role change, log out everywhere) ends
+    # every session the account had
+    token_version = db.Column(db.Integer, nullable=False, default=0, server_default="0")
     signup_ip = db.Column(db.String(45))
     created_at = db.Column(UTCDateTime(), nullable=False, default=utcnow)
 

@@ -4,6 +4,8 @@ import re
 import marshmallow as ma
 from marshmallow import validate
 
+from marathon.blueprints.auth.identity import normalise_name, parse_phone
+
 PHONE = re.compile(r"^\+?[0-9][0-9 \-]{6,18}[0-9]$")
 
 
@@ -18,8 +20,15 @@ class SignupSchema(ma.Schema):
 
     @ma.validates("name")
     def _name_not_blank(self, value, **_kwargs):
-        if not value.strip():
+        if not normalise_name(value):
             raise ma.ValidationError("must not be blank")
+
+    @ma.validates("phone")
+    def _phone_is_a_number(self, value, **_kwargs):
+        try:
+            parse_phone(value)
+        except ValueError:
+            raise ma.ValidationError("not a phone number, e.g. 010-1234-5678") from None
 
 
 class UserSchema(ma.Schema):
@@ -47,7 +56,14 @@ class TokensSchema(ma.Schema):
 class AccessTokenSchema(ma.Schema):
     access_token = ma.fields.String()
     expires_in = ma.fields.Integer()
+    refresh_token = ma.fields.String(metadata={
+        "description": "the next refresh token: the one sent is now spent, and sending it again ends the session"})
 
 
 class LogoutSchema(ma.Schema):
     refresh_token = ma.fields.String(validate=validate.Length(max=4096))
+
+
+class PasswordChangeSchema(ma.Schema):
+    current_password = ma.fields.String(required=True, load_only=True, validate=validate.Length(min=1, max=256))
+    new_password = ma.fields.String(required=True, load_only=True, validate=validate.Length(min=10, max=256))

@@ -1,22 +1,19 @@
 """Account rules: one account per email and per person, Argon2 passwords, admins."""
-import hashlib
-import hmac
-import re
-import unicodedata
+import time
 from datetime import date
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
-from flask_jwt_extended import decode_token
-from jwt.exceptions import PyJWTError
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
+from marathon.blueprints.auth import identity
+from marathon.blueprints.auth.identity import normalise_phone
 from marathon.blueprints.auth.models import User
 from marathon.core.clock import now
 from marathon.core.errors import DomainError
-from marathon.core.security import revoke
+from marathon.core.security import decode, is_revoked, revoke, revoke_versions_below
 from marathon.extensions import db
 
 
@@ -25,23 +22,9 @@ class AuthError(DomainError):
     reason = "invalid_credentials"
 
 
-def normalise_phone(phone):
-    """Digits only, with a Korean +82 prefix written as the leading 0 (+82 10-1234-5678 == 010-1234-5678)."""
-    digits = re.sub(r"\D", "", phone)
-    if digits.startswith("82") and phone.strip().startswith("+"):
-        digits = "0" + digits[2:]
-    return digits
-
-
-def normalise_name(name):
-    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", name)).casefold()
-
-
 def identity_hash(name, birth_date, phone):
     """A keyed hash of the person (name + birth date + phone), so the raw triple is never an index."""
-    person = f"{normalise_name(name)}|{birth_date.isoformat()}|{normalise_phone(phone)}"
-    key = current_app.config["SECRET_KEY"].encode()
-    return hmac.new(key, person.encode(), hashlib.sha256).hexdigest()
+    return identity.identity_hash(name, birth_date, phone, current_app.config["SECRET_KEY"])
 
 
 def password_hasher():
@@ -89,7 +72,8 @@ def create_user(email, password, name, birth_date, phone, roles="runner", signup
 def create_runners(people, password_hash):
     """Insert many runner accounts in one statement (seeding); people are (email, name, birth_date, phone) tuples
     sharing one password hash. Returns (id, email) pairs in the given order."""
-    rows = [{"email": email, "password_hash": password_hash, "name": name, "birth_date": born, "phone": phone,
+    rows = [{"email": email, "password_hash": password_hash, "name": name, "birth_date": born,
+             "phone": normalise_phone(phone),
              "roles": "runner", "identity_hash": identity_hash(name, born, phone), "created_at": now()}
             for email, name, born, phone in people]
     ids = db.session.execute(
@@ -126,18 +110,37 @@ def _dummy_hash(hasher):
     return dummy
 
 
-def log_out(access_claims, refresh_token=None):
-    """Revoke the access token and, when given, the same account's refresh token.
-    Raises DomainError 422 token_invalid for a refresh token that is not valid or not this account's."""
-    if refresh_token:
-        try:
-            refresh_claims = decode_token(refresh_token, allow_expired=True)
-        except PyJWTError:
-            raise DomainError("refresh_token is not a valid token", "token_invalid", status=422) from None
-        if refresh_claims.get("sub") != access_claims["sub"] or refresh_claims.get("type") != "refresh":
-            raise DomainError("refresh_token is not this account's refresh token", "token_invalid", status=422)
+def log_out(authorization, refresh_token=None):
+    """Revoke the access token (from the Authorization header) and, when given, the same account's refresh token and
+    its session. An expired access token is enough when a valid refresh token of the same account comes with it.
+    Raises DomainError 401 (token_missing, wrong_token_type, token_expired, token_revoked) or 422 token_invalid."""
+    if not authorization.startswith("Bearer "):
+        raise DomainError("missing token: Missing Authorization Header", "token_missing", status=401)
+    access = decode(authorization[7:], allow_expired=True)
+    if access.get("type") != "access":
+        raise DomainError("invalid token: Only non-refresh tokens are allowed", "wrong_token_type", status=401)
+    refresh_claims = _refresh_claims_of(refresh_token, access)
+    if refresh_claims is None or refresh_claims["exp"] <= time.time():
+        # without a live refresh token, the access token itself must still be good
+        if access["exp"] <= time.time():
+            raise DomainError("the token has expired", "token_expired", status=401)
+        if is_revoked(access):
+            raise DomainError("the token has been revoked", "token_revoked", status=401)
+    if refresh_claims is not None:
         revoke(refresh_claims)
-    revoke(access_claims)
+    revoke(access)
+
+
+def _refresh_claims_of(refresh_token, access):
+    if not refresh_token:
+        return None
+    try:
+        claims = decode(refresh_token, allow_expired=True)
+    except DomainError:
+        raise DomainError("refresh_token is not a valid token", "token_invalid", status=422) from None
+    if claims.get("sub") != access.get("sub") or claims.get("type") != "refresh":
+        raise DomainError("refresh_token is not this account's refresh token", "token_invalid", status=422)
+    return claims
 
 
 def get_user(user_id):
@@ -162,17 +165,56 @@ def find_user_by_email(email):
     return db.session.query(User).filter_by(email=email.strip().lower()).first()
 
 
-def make_admin(email, password):
-    """Create an admin account, or give an existing account the admin role and this password."""
+def make_admin(email, password, promote=False):
+    """Create an admin account; or, only when asked to promote, give an existing account the admin role and this
+    password and end every session it had. Raises DomainError 409 account_exists for an existing non-admin
+    account without promote (someone may have signed up with the admin's email first)."""
     user = find_user_by_email(email)
     if user is None:
         # an admin is a staff account, not a runner: its identity is its email
         return create_user(email, password, f"admin {email}", date(1970, 1, 1), "0000000", roles="admin,runner")
-    if not user.has_role("admin"):
-        user.roles = ",".join(["admin", *user.role_list])
-    user.password_hash = password_hasher().hash(password)
-    db.session.commit()
+    hasher = password_hasher()
+    if user.has_role("admin"):
+        if not _verify(hasher, user.password_hash, password):
+            user.password_hash = hasher.hash(password)
+            end_sessions(user)
+        return user
+    if not promote:
+        raise DomainError(f"{user.email} is an existing account that is not an admin; promote it only if you know "
+                          "whose it is", "account_exists")
+    user.roles = ",".join(["admin", *user.role_list])
+    user.password_hash = hasher.hash(password)
+    end_sessions(user)
     return user
+
+
+def change_password(user_id, current_password, new_password):
+    """Set a new password after checking the current one, and end every session of the account.
+    Raises AuthError (401) for a wrong current password."""
+    user = require_user(user_id)
+    hasher = password_hasher()
+    if not _verify(hasher, user.password_hash, current_password):
+        raise AuthError("wrong password")
+    user.password_hash = hasher.hash(new_password)
+    end_sessions(user)
+
+
+def end_sessions(user):
+    """Commit the account's pending changes with its token version bumped: every token it holds stops working."""
+    db.session.flush()
+    version = db.session.execute(
+        update(User).where(User.id == user.id).values(token_version=User.token_version + 1)
+        .returning(User.token_version)
+    ).scalar_one()
+    db.session.commit()
+    revoke_versions_below(user.id, version)
+    return version
+
+
+def token_account(user_id):
+    """(token_version, roles) of an account for the token checks, or None when it no longer exists."""
+    row = db.session.execute(select(User.token_version, User.roles).filter_by(id=int(user_id))).first()
+    return None if row is None else (row.token_version, [role for role in row.roles.split(",") if role])
 
 
 def signup_records():

@@ -6,6 +6,7 @@ from flask_smorest import Blueprint
 
 from marathon.blueprints.payment import refunds, schemas, services, webhooks
 from marathon.blueprints.payment.providers.base import SIGNATURE_HEADER
+from marathon.core.limits import always_per_ip
 from marathon.core.security import BEARER, current_user_id
 
 blp = Blueprint("payment", __name__, url_prefix="/api/v1", description="Payments, refunds and provider events")
@@ -55,7 +56,10 @@ class Confirm(MethodView):
 
 @blp.route("/payments/webhook")
 class Webhook(MethodView):
+    decorators = [always_per_ip("RATELIMIT_WEBHOOK_PER_IP")]
+
     @blp.response(200, schemas.WebhookAnswerSchema)
+    @blp.alt_response(429, description="rate_limited: too many deliveries from this address, or for this order")
     @blp.alt_response(400, description="bad_signature")
     @blp.doc(description=(
         f"The provider's event. `{SIGNATURE_HEADER}: sha256=<hex HMAC-SHA256 of the raw body under "

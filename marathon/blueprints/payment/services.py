@@ -215,6 +215,31 @@ def _claim(order, payment_key):
     return bool(taken)
 
 
+def stuck_orders(older_than):
+    """Ids of orders claimed (confirming or charged) longer than older_than seconds ago: their holder died."""
+    stale = now() - timedelta(seconds=older_than)
+    return db.session.execute(select(Order.id).where(Order.status.in_(IN_FLIGHT), Order.claimed_at < stale)
+                              .order_by(Order.id)).scalars().all()
+
+
+def take_stuck_order(order_pk, older_than):
+    """Claim a stuck order for the caller (the sweeper) as a stale claim is taken; returns it, or None when another
+    caller has moved it meanwhile."""
+    stale = now() - timedelta(seconds=older_than)
+    taken = db.session.execute(
+        update(Order).where(Order.id == order_pk, Order.status.in_(IN_FLIGHT), Order.claimed_at < stale)
+        .values(claimed_at=now())
+    ).rowcount
+    db.session.commit()
+    return db.session.get(Order, order_pk) if taken else None
+
+
+def finish_claimed(order):
+    """Finish an order whose claim the caller holds: confirm again with the same idempotency key if it is still
+    confirming, then register (or refund when the hold is gone). Raises what confirm_order raises."""
+    return _charge_and_register(order, None, None)
+
+
 def _charge_and_register(order, blood_type, emergency_contact):
     if order.status == "confirming":
         try:

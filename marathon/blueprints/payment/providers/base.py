@@ -69,7 +69,8 @@ def sign(body, secret):
 def event_from_signed_body(body, headers, secret):
     """Check our HMAC over the raw body and read the event; raises BadSignature."""
     given = headers.get(SIGNATURE_HEADER, "")
-    if not given or not hmac.compare_digest(given, sign(body, secret)):
+    # compare_digest refuses text that is not ASCII (a TypeError): such a header is simply not our signature
+    if not given or not given.isascii() or not hmac.compare_digest(given, sign(body, secret)):
         raise BadSignature("the webhook's signature does not match its body")
     try:
         payload = json.loads(body)
@@ -97,8 +98,9 @@ class PaymentProvider:
         """Give the money back; returns the provider's answer. Raises ProviderUnavailable."""
         raise NotImplementedError
 
-    def verify_event(self, body, headers, secret):
-        """The verified event of a webhook delivery; raises BadSignature."""
+    def verify_event(self, body, headers, secret, may_ask=None):
+        """The verified event of a webhook delivery; raises BadSignature. A provider that has to ask about the
+        payment first asks only when may_ask(order_id, payment_key) lets it (it raises otherwise)."""
         return event_from_signed_body(body, headers, secret)
 
     def checkout(self, order):

@@ -2,6 +2,8 @@
 import base64
 import json
 import logging
+import re
+from urllib.parse import quote
 
 import requests
 
@@ -30,6 +32,16 @@ RETRYABLE = frozenset({
 ALREADY_CANCELED = "ALREADY_CANCELED_PAYMENT"
 ALREADY_PROCESSED = "ALREADY_PROCESSED_PAYMENT"
 TIMEOUT = (3.05, 30)
+# a Toss paymentKey: letters, digits, `_` and `-`, at most 200 characters (Toss documents the length; the keys it
+# issues, e.g. `tgen_20240101123456abcdE`, are of this alphabet); anything else never goes into a URL
+PAYMENT_KEY = re.compile(r"[A-Za-z0-9_-]{1,200}")
+
+
+def payment_key_path(payment_key):
+    """The payment key as one URL path segment; raises PaymentNotFound for a value that is not a Toss key."""
+    if not isinstance(payment_key, str) or not PAYMENT_KEY.fullmatch(payment_key):
+        raise PaymentNotFound("not a payment key of the provider")
+    return quote(payment_key, safe="")
 
 
 class TossError(Exception):
@@ -86,7 +98,7 @@ class TossProvider(PaymentProvider):
     def cancel(self, payment_key, amount, reason, idempotency_key):
         body = {"cancelReason": reason[:200], "cancelAmount": amount}
         try:
-            return self._call("POST", f"/v1/payments/{payment_key}/cancel", body, idempotency_key)
+            return self._call("POST", f"/v1/payments/{payment_key_path(payment_key)}/cancel", body, idempotency_key)
         except TossError as error:
             if error.code == ALREADY_CANCELED:
                 return self.fetch(payment_key)
@@ -95,22 +107,28 @@ class TossProvider(PaymentProvider):
     def fetch(self, payment_key):
         """The payment as Toss has it now; raises PaymentNotFound or ProviderUnavailable."""
         try:
-            return self._call("GET", f"/v1/payments/{payment_key}")
+            return self._call("GET", f"/v1/payments/{payment_key_path(payment_key)}")
         except TossError as error:
             raise _translate(error) from None
 
-    def verify_event(self, body, headers, secret):
+    def verify_event(self, body, headers, secret, may_ask=None):
         """Toss signs only its payout and seller webhooks, not PAYMENT_STATUS_CHANGED: an event that carries our
         own signature (a relay, or a test) is checked by HMAC; any other is believed only as far as the payment
-        that Toss gives back when asked for it by key."""
+        that Toss gives back when asked for it by key, and Toss is asked only when may_ask(order_id, payment_key)
+        allows it (an order of ours; it raises what to answer otherwise)."""
         if headers.get(SIGNATURE_HEADER):
             return event_from_signed_body(body, headers, secret)
         try:
             payload = json.loads(body)
-            payment_key = str(payload["data"]["paymentKey"])
+            data = payload["data"]
+            payment_key, order_id = data["paymentKey"], data.get("orderId")
             event_type = str(payload["eventType"])
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, AttributeError):
             raise BadSignature("an unsigned webhook must be a Toss payment event") from None
+        if not isinstance(payment_key, str) or not PAYMENT_KEY.fullmatch(payment_key):
+            raise BadSignature("an unsigned webhook must carry a Toss payment key")
+        if may_ask is not None:
+            may_ask(str(order_id or ""), payment_key)
         try:
             payment = self.fetch(payment_key)
         except PaymentNotFound:

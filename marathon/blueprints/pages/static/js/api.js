@@ -39,7 +39,9 @@ export function createApi(storageKey, onSignedOut = () => {}) {
     // one refresh at a time, whoever asks
     if (!refreshing) {
       refreshing = send("POST", "/api/v1/auth/refresh", undefined, tokens.refresh_token)
-        .then((fresh) => save({ ...tokens, access_token: fresh.access_token, expires_at: Date.now() + fresh.expires_in * 1000 }))
+        // the refresh token is spent by its use: keep the next one (sending a spent one again ends the session)
+        .then((fresh) => save({ ...tokens, access_token: fresh.access_token, refresh_token: fresh.refresh_token || tokens.refresh_token,
+                                expires_at: Date.now() + fresh.expires_in * 1000 }))
         .finally(() => { refreshing = null; });
     }
     return refreshing;

@@ -8,6 +8,8 @@ export function el(tag, attributes = {}, ...children) {
   const element = document.createElement(tag);
   for (const [name, value] of Object.entries(attributes)) {
     if (name === "class") element.className = value;
+    // through the CSSOM: the pages' CSP (style-src 'self') refuses style attributes, not element.style
+    else if (name === "style") element.style.cssText = value;
     else if (name === "dataset") Object.assign(element.dataset, value);
     else if (name.startsWith("on")) element.addEventListener(name.slice(2), value);
     else if (value !== false && value != null) element.setAttribute(name, value === true ? "" : value);
