@@ -113,8 +113,8 @@ def has_command(env, *words):
     return flask(env, *words, "--help", check=False).returncode == 0
 
 
-def http_get(url, timeout=5):
-    with urllib.request.urlopen(url, timeout=timeout) as answer:
+def http_get(url, timeout=5, headers=None):
+    with urllib.request.urlopen(urllib.request.Request(url, headers=headers or {}), timeout=timeout) as answer:
         return answer.status, answer.read()
 
 
@@ -445,7 +445,10 @@ def main():
     env.update(MARATHON_ENV="production", SECRET_KEY=secrets.token_hex(16), JWT_SECRET_KEY=secrets.token_hex(32),
                DATABASE_URL=url, RATE_LIMIT_BY_IP="off", PROMETHEUS_MULTIPROC_DIR=str(metrics_dir),
                PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}", WEB_LOG_LEVEL="warning", WORKER_LOG_LEVEL="WARNING",
-               PAYMENT_PROVIDER="fake")
+               PAYMENT_PROVIDER="fake",
+               # production refuses fake payments unless told so by name, and wants its own webhook and metrics secrets
+               ALLOW_FAKE_PAYMENTS="on", PAYMENT_WEBHOOK_SECRET=secrets.token_urlsafe(48),
+               METRICS_TOKEN=secrets.token_urlsafe(32))
     stack = Stack(run_dir, env)
     monitor = None
     summary = {}
@@ -516,7 +519,8 @@ def main():
             profiler.wait(30)
         finished = time.time()
         log(f"scenario done {finished - open_epoch:.1f} s after the opening")
-        metrics_text = http_get(f"http://127.0.0.1:{ports[0]}/metrics", timeout=30)[1].decode()
+        metrics_text = http_get(f"http://127.0.0.1:{ports[0]}/metrics", timeout=30,
+                                headers={"Authorization": f"Bearer {env['METRICS_TOKEN']}"})[1].decode()
         (run_dir / "metrics.txt").write_text(metrics_text)
 
         results = [json.loads((run_dir / f"client{i}.json").read_text()) for i in range(args.clients)]

@@ -15,6 +15,7 @@ from marathon.extensions import db, redis_store
 log = logging.getLogger(__name__)
 TICK_S = 0.2
 IN_FLIGHT_MS = 5000
+SWEEP_QUEUED, SWEEP_EVERY_MS = "m:sweep-queued", 30_000
 # a bucket that admitted within this time waits for a tenth of its window to be free before admitting again
 ADMIT_EVERY_MS = 1000
 JOB_OPTIONS = {"result_ttl": 0, "failure_ttl": 3600, "job_timeout": 120}
@@ -87,6 +88,10 @@ def tick():
     client = redis_store.client
     known_races(client)
     enqueued = 0
+    # orders a dead process left confirming or charged are finished by the payment blueprint's sweeper
+    if client.set(SWEEP_QUEUED, 1, nx=True, px=SWEEP_EVERY_MS):
+        queue("admissions").enqueue("marathon.blueprints.payment.sweeper.sweep_job", **JOB_OPTIONS)
+        enqueued += 1
     for raw_race in client.smembers(RaceKeys(0).active):
         race_id = int(raw_race)
         keys = RaceKeys(race_id)

@@ -28,6 +28,16 @@ def sweep_stuck_orders(older_than=None):
     return counts
 
 
+def sweep_job():
+    """The workers' periodic sweep (an RQ job the pacemaker enqueues): never hands a failed transaction on."""
+    try:
+        counts = sweep_stuck_orders()
+        if any(counts.values()):
+            log.warning("stuck orders swept: %s", counts)
+    finally:
+        db.session.remove()
+
+
 def _finish(order):
     order_id = order.order_id
     try:
