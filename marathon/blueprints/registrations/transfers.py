@@ -39,7 +39,7 @@ def transfer_registration(registration_id, user_id, to_email, blood_type, emerge
     try:
         moved = db.session.execute(
             update(Registration)
-            .where(Registration.id == registration.id, Registration.user_id == sender_id,
+            .where(Registration.id == registration.id, Registration.user_id == int(user_id),
                    Registration.status == "confirmed")
             .values(user_id=recipient.id, runner_name=recipient.name, blood_type=blood_type,
                     emergency_contact=emergency_contact)
@@ -72,7 +72,7 @@ def _holds_a_place(race_id, user_id):
 
 def _undo_claim(race_id, recipient_id, registration_id):
     db.session.rollback()
-    line.transition(race_id, recipient_id, "R", "X", "left", hold_id=str(registration_id))
+    line.end_place(race_id, recipient_id, (Kind.REGISTERED,), "left", hold_id=str(registration_id))
 
 
 def transfers_of(registration_id):
