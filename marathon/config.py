@@ -81,6 +81,8 @@ class Config:
     LINE_IDLE_SECONDS = 30
     # at most this many places of a bucket held (admitted, unpaid) at once; 0 = every free place at once
     ADMIT_WINDOW_PER_BUCKET = 0
+    # official transfers one account may give per race (0 = none); a sender cannot join that race's line again
+    TRANSFERS_PER_RACE = 1
     # requests a gevent web worker runs at once per lane (joins, reads, other writes); 0 = no bound
     WEB_MAX_IN_FLIGHT = 64
 
@@ -151,7 +153,7 @@ class Config:
         if env.get("DATABASE_URL"):
             settings["SQLALCHEMY_DATABASE_URI"] = database_url(env["DATABASE_URL"])
         for key in ("PROXY_HOPS", "REDIS_MAX_CONNECTIONS", "ADMIT_WINDOW_PER_BUCKET", "LINE_IDLE_SECONDS",
-                    "WEB_MAX_IN_FLIGHT"):
+                    "WEB_MAX_IN_FLIGHT", "TRANSFERS_PER_RACE"):
             if env.get(key):
                 settings[key] = int(env[key])
         if env.get("RATE_LIMIT_BY_IP"):
