@@ -13,6 +13,7 @@ from marathon.core.security import init_jwt
 from marathon.extensions import api, db, jwt, migrate, redis_store
 from marathon.web import metrics
 from marathon.web.fast_status import FastStatus
+from marathon.web.bodies import read_bodies_first
 from marathon.web.inflight import limit_in_flight
 
 
@@ -32,6 +33,7 @@ def create_app(test_config=None):
     register_metrics(app)
     register_fast_paths(app)
     register_in_flight_limit(app)
+    register_body_deadline(app)
     logging.getLogger("rq.worker").setLevel(logging.WARNING)
     return app
 
@@ -75,6 +77,10 @@ def register_fast_paths(app):
 
 def register_in_flight_limit(app):
     limit_in_flight(app)
+
+
+def register_body_deadline(app):
+    read_bodies_first(app)  # outermost: a body is in memory before its request takes a lane
 
 
 def register_commands(app):
