@@ -84,3 +84,31 @@ def test_an_announced_body_over_the_limit_is_413_at_once(web):
                  b"Content-Length: 10000000\r\n\r\n{")
     status, body, _head = answer_of(sock)
     assert status == 413 and body["code"] == 413, body
+
+
+@pytest.fixture
+def quick_web(settings, migrated, tmp_path):
+    port = free_port()
+    process = start("web", settings, tmp_path / "web.log", PORT=port, WEB_CONCURRENCY=1, RATE_LIMIT_BY_IP="off",
+                    WEB_HEADER_TIMEOUT=2, WEB_KEEPALIVE=4)
+    try:
+        wait_until(lambda: http("GET", f"http://127.0.0.1:{port}/healthz")[0] == 200, what="gunicorn to answer")
+        yield port
+    finally:
+        stop(process)
+
+
+def test_slow_headers_and_idle_connections_are_let_go(quick_web):
+    slow_headers = socket.create_connection(("127.0.0.1", quick_web), timeout=30)
+    slow_headers.sendall(b"POST /api/v1/auth/login HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
+    idle = socket.create_connection(("127.0.0.1", quick_web), timeout=30)
+    started = time.monotonic()
+    raw = slow_headers.recv(65536)
+    assert raw.startswith(b"HTTP/1.1 400"), raw
+    assert 1.5 < time.monotonic() - started < 4
+    while slow_headers.recv(65536):  # the rest of the 400, then the server closes the connection
+        pass
+    assert idle.recv(65536) == b""  # closed once WEB_KEEPALIVE passed without a request line
+    assert 3.5 < time.monotonic() - started < 8
+    # a prompt client is served as ever
+    assert http("GET", f"http://127.0.0.1:{quick_web}/healthz")[0] == 200
