@@ -9,34 +9,14 @@ from marathon.blueprints.payment.models import Order, Refund
 from marathon.blueprints.registrations import services
 from marathon.blueprints.registrations.models import Registration
 from marathon.extensions import db
-from tests.factories import make_race, run_rounds
-from tests.support.api import confirm, join, me, order
+from tests.factories import make_race
+from tests.support.api import join, me, paid, transfer
 
 
 @pytest.fixture
 def race(app, clock):
     with app.app_context():
         return make_race(clock, opens_in_s=-1, buckets=(("10K", "5", 5),)).id
-
-
-def paid(app, client, users, clock):
-    """A runner who joined, was admitted and paid: (user, headers, registration id)."""
-    user = users.signup()
-    headers = users.headers(user["email"])
-    assert join(client, headers).status_code == 202
-    with app.app_context():
-        run_rounds(2)
-    clock.advance(10)
-    hold = me(client, headers).get_json()["hold"]
-    order_id = order(client, headers, hold).get_json()["order_id"]
-    answer = confirm(client, headers, order_id)
-    assert answer.status_code == 200, answer.get_json()
-    return user, headers, answer.get_json()["registration"]["id"]
-
-
-def transfer(client, headers, registration_id, to_email):
-    return client.post(f"/api/v1/registrations/{registration_id}/transfer", headers=headers,
-                       json={"to_email": to_email, "blood_type": "O+", "emergency_contact": "Mother 010-5555-0101"})
 
 
 def interleaved(app, monkeypatch, late_request, transfer_request):

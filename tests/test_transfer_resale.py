@@ -7,8 +7,7 @@ from marathon.blueprints.payment.models import Order, Refund
 from marathon.blueprints.registrations.models import Registration
 from marathon.extensions import db
 from tests.factories import make_race
-from tests.support.api import join, me, order
-from tests.test_ownership_races import paid, transfer
+from tests.support.api import join, me, order, paid, transfer
 
 
 @pytest.fixture
