@@ -12,7 +12,7 @@ from marathon.core.openapi import serve_swagger_ui
 from marathon.core.security import init_jwt
 from marathon.extensions import api, db, jwt, migrate, redis_store
 from marathon.web import metrics
-from marathon.web.fast_status import FastStatus
+from marathon.web.fast_lines import FastLines
 from marathon.web.inflight import limit_in_flight
 
 
@@ -70,7 +70,7 @@ def register_metrics(app):
 
 
 def register_fast_paths(app):
-    app.wsgi_app = FastStatus(app.wsgi_app, app)
+    app.wsgi_app = FastLines(app.wsgi_app, app)
 
 
 def register_in_flight_limit(app):

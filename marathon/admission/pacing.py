@@ -12,9 +12,11 @@ runner knows. ADMIT_WINDOW_PER_BUCKET, when set, caps a bucket's share.
 """
 import math
 
-from marathon.blueprints.lines.rules import OPENING_WINDOW as START_PER_BUCKET, opening_window, window_cap
+from marathon.blueprints.lines.rules import OPENING_WINDOW, opening_window, window_cap
 from marathon.core.clock import now, to_ms
 
+# the opening window of a bucket, before any payment has been measured
+START_PER_BUCKET = OPENING_WINDOW
 # a bucket with runners waiting always has at least this many places in play
 MIN_PER_BUCKET = 2
 GROW, SHRINK = 1.5, 0.7

@@ -43,7 +43,12 @@ class RaceKeys:
         return self._key("pending", bucket_id)
 
     def lock(self, bucket_id):
+        """STRING with a TTL: who holds this (bucket's) lock or lease; a bucket's lease holds its fencing token."""
         return self._key("lock", bucket_id)
+
+    def fence(self, bucket_id):
+        """STRING: the bucket's last fencing token (INCR), one per lease taken (marathon.admission.lease)."""
+        return self._key("fence", bucket_id)
 
     @property
     def who(self):
@@ -65,6 +70,11 @@ class RaceKeys:
     def pace(self):
         """HASH: window (unpaid holds the race may have at once), adjusted_ms; written by the admission pacing."""
         return self._key("pace")
+
+    def address(self, scope, ip):
+        """STRING with a TTL: requests of one address in the current window of a per-address limit (the window starts
+        at its first request and lasts the limit's period, as flask-limiter's fixed window does)."""
+        return self._key("ip", scope, ip or "-")
 
     @property
     def seen(self):
