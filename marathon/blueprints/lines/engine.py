@@ -103,7 +103,7 @@ def status(race_id, user_id, jti, enforce_interval=True, arrived_ms=None, count_
     that waited inside it still counts from then); `count_poll` False for pushed updates, which are no polls; a poll
     from an address `ip` counts against RATELIMIT_STATUS_PER_IP."""
     keys = RaceKeys(race_id)
-    moment = to_ms(now())
+    answered = moment = to_ms(now())
     if arrived_ms is not None:
         moment = min(moment, int(arrived_ms))
     limit, window = lean_limit("RATELIMIT_STATUS_PER_IP") if ip is not None else (0, 1)
@@ -112,7 +112,7 @@ def status(race_id, user_id, jti, enforce_interval=True, arrived_ms=None, count_
         keys=[keys.who, keys.seen, keys.next_ok, REVOKED_PREFIX + jti, keys.sale, keys.cadence, keys.told,
               keys.address("status", ip)],
         args=[user_id, moment, keys.prefix, EARLY_FRACTION, 1 if enforce_interval else 0, 1 if count_poll else 0,
-              limit, window],
+              limit, window, answered],
     )
     kind = text(result[0])
     if kind == "none":

@@ -150,7 +150,8 @@ return {'ok', arrival, ahead, retry, in_lobby and 1 or 0, state}
 
 # KEYS: who, seen, next_ok, revoked, sale, cadence, told, the address's counter
 # ARGV: user, now ms (when the request reached the server), key prefix of the race ('m:{r1}:'), min interval fraction,
-# enforce interval (1/0), count the poll for the bot review (1/0), per-address limit (0: off), its window (ms)
+# enforce interval (1/0), count the poll for the bot review (1/0), per-address limit (0: off), its window (ms), the
+# moment of the answer (ms; an admitted runner's hold clock starts then)
 # An admitted runner's hold clock starts here, when they are first told: the place's expiry comes down to now + the
 # race's hold_s, and the told stream tells the workers to shorten the hold in the database too.
 STATUS = PRELUDE + r"""
@@ -204,9 +205,11 @@ if kind == 'L' then
 elseif kind == 'H' then
   local expires, told = tonumber(f[5]), tonumber(f[7]) or 0
   if told == 0 then
-    local by = now + 1000 * (tonumber(redis.call('HGET', KEYS[5], 'hold_s')) or 0)
+    -- told now, as this answer leaves (a poll that waited inside the server tells its runner only now)
+    local answered = tonumber(ARGV[9]) or now
+    local by = answered + 1000 * (tonumber(redis.call('HGET', KEYS[5], 'hold_s')) or 0)
     if by < expires then expires = by end
-    redis.call('HSET', KEYS[1], user, held(bid, arrival, f[4], expires, f[6], now))
+    redis.call('HSET', KEYS[1], user, held(bid, arrival, f[4], expires, f[6], answered))
     redis.call('XADD', KEYS[7], '*', 'h', f[4], 'e', expires)
   end
   retry = 5
