@@ -9,6 +9,7 @@ from flask import current_app
 from sqlalchemy import func, select, update
 
 from marathon.blueprints.ticketing import line
+from marathon.blueprints.ticketing.changes import publish_changes
 from marathon.blueprints.ticketing.keys import RaceKeys, text
 from marathon.blueprints.ticketing.models import Course, Hold, LineEntry, PaceGroup, Race
 from marathon.core import metrics
@@ -95,6 +96,7 @@ def expire_holds(race_id):
         metrics.expired(race_id, bucket_name(bucket_id), count)
     for hold_id, user_id, _bucket_id in expired:
         line.transition(race_id, user_id, "H", "X", "expired", hold_id=str(hold_id))
+    publish_changes(race_id, [user_id for _hold_id, user_id, _bucket_id in expired])
     return len(expired)
 
 
@@ -214,6 +216,7 @@ def _finish_pending(race, bucket_id):
     args += back
     line.script("FINISH")(keys=[keys.who, keys.pending(bucket_id), keys.line(bucket_id), keys.bucket(bucket_id)],
                           args=args)
+    publish_changes(race.id, places)
     return len(created)
 
 
@@ -234,10 +237,10 @@ def sell_out_full_buckets(race_id, buckets):
     keys = RaceKeys(race_id)
     for bucket in buckets:
         if bucket.confirmed >= bucket.capacity and bucket.held == 0:
-            line.script("SELL_OUT")(
+            publish_changes(race_id, line.script("SELL_OUT")(
                 keys=[keys.bucket(bucket.id), keys.line(bucket.id), keys.lobby(bucket.id), keys.who, keys.joins],
                 args=[bucket.id, to_ms(now())],
-            )
+            ))
 
 
 def used_places(race_id):

@@ -4,6 +4,7 @@ from datetime import datetime, timezone
 from flask import current_app
 
 from marathon.blueprints.ticketing import line_scripts as lua
+from marathon.blueprints.ticketing.changes import publish_changes
 from marathon.blueprints.ticketing.keys import RaceKeys, text
 from marathon.core.clock import now, to_ms
 from marathon.core.errors import DomainError
@@ -79,13 +80,14 @@ def join(race_id, bucket_id, user_id, jti, ip="", proof=None):
             "retry_after_s": int(retry), "lobby": bool(in_lobby)}
 
 
-def status(race_id, user_id, jti, enforce_interval=True):
-    """The runner's place in the race: waiting, admitted (with the hold), confirmed or ended; None if none."""
+def status(race_id, user_id, jti, enforce_interval=True, poll=True):
+    """The runner's place in the race: waiting, admitted (with the hold), confirmed or ended; None if none.
+    poll=False (a pushed stream's refresh) marks the runner present without counting a poll or moving its interval."""
     keys = RaceKeys(race_id)
     result = redis_store.run_script(
         script("STATUS"),
         keys=[keys.who, keys.seen, keys.next_ok, REVOKED_PREFIX + jti, keys.sale, keys.cadence],
-        args=[user_id, to_ms(now()), keys.prefix, EARLY_FRACTION, 1 if enforce_interval else 0],
+        args=[user_id, to_ms(now()), keys.prefix, EARLY_FRACTION, 1 if enforce_interval else 0, 1 if poll else 0],
     )
     kind = text(result[0])
     if kind == "none":
@@ -125,6 +127,8 @@ def leave(race_id, user_id):
     line_key = keys.line(bucket) if bucket else keys.line(0)
     lobby_key = keys.lobby(bucket) if bucket else keys.lobby(0)
     result = script("LEAVE")(keys=[keys.who, line_key, lobby_key, keys.joins], args=[user_id, to_ms(now())])
+    if result[0] == b"left":
+        publish_changes(race_id, [user_id])
     return text(result[0]), text(result[1]) if len(result) > 1 else None
 
 
@@ -137,6 +141,7 @@ def transition(race_id, user_id, allowed, new_kind, tail="", hold_id="", fallbac
 def mark_registered(race_id, user_id, bucket_id, registration_id):
     """A paid hold: the runner is registered."""
     transition(race_id, user_id, "HLX", "R", str(registration_id), fallback=f"R|{bucket_id}|0|{registration_id}")
+    publish_changes(race_id, [user_id])
 
 
 def claim_registered(race_id, user_id, bucket_id, arrival, registration_id):
@@ -150,6 +155,7 @@ def mark_place_freed(race_id, user_id, bucket_id, reason):
     keys = RaceKeys(race_id)
     transition(race_id, user_id, "RH", "X", reason)
     redis_store.client.hset(keys.bucket(bucket_id), "soldout", "0")
+    publish_changes(race_id, [user_id])
 
 
 def publish_race(race):

@@ -4,6 +4,7 @@ from sqlalchemy import select, update
 from marathon.blueprints.auth import services as accounts
 from marathon.blueprints.ticketing import journal, line
 from marathon.blueprints.ticketing.admission import bucket_name
+from marathon.blueprints.ticketing.changes import publish_changes
 from marathon.blueprints.ticketing.models import Course, Hold, LineEntry, PaceGroup, Race, Registration
 from marathon.core import metrics
 from marathon.core.clock import now
@@ -212,6 +213,7 @@ def release_hold(race_id, user_id):
     db.session.commit()
     if released:
         line.transition(race_id, user_id, "H", "X", "left", hold_id=str(hold.id))
+        publish_changes(race_id, [user_id])
     return bool(released)
 
 
