@@ -65,10 +65,11 @@ class MyPlace(MethodView):
             raise NotFound("you are not waiting in a line of this race", "not_in_line")
 
 
-def my_place(race, claims):
-    """The caller's place in the race's lines (one Redis round trip); raises NotFound (not_in_line)."""
+def my_place(race, claims, **options):
+    """The caller's place in the race's lines (one Redis round trip; options go to line.status); raises NotFound
+    (not_in_line)."""
     entry = catalogue.lookup(race)
-    view = line.status(entry.race_id, claims["sub"], claims["jti"])
+    view = line.status(entry.race_id, claims["sub"], claims["jti"], **options)
     if view is None:
         raise NotFound("you are not in a line of this race", "not_in_line")
     return view

@@ -1,0 +1,1 @@
+"""The WSGI layer: what is served in front of Flask (pushed status streams)."""

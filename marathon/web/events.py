@@ -1,0 +1,374 @@
+"""Pushed status: GET /api/v1/races/{race}/queue/me/events as Server-Sent Events, served in front of Flask.
+
+One Redis pattern subscription per web process, read by one greenlet (the Hub), hears which runners' places changed
+(marathon.blueprints.ticketing.changes.publish_changes) and wakes only those runners' streams. An open stream is a
+greenlet waiting on its own queue: no CPU until it is woken, its refresh falls due or a heartbeat does; no in-flight
+slot (EventStreams stands outside the in-flight gate) and no database connection (the race comes from the catalogue's
+cache, the place from Redis, and the app context is left before the first byte is sent)."""
+import json
+import logging
+import queue
+import re
+import threading
+import time
+from datetime import datetime
+from urllib.parse import parse_qs
+
+import redis
+
+from marathon.blueprints.ticketing import catalogue, line
+from marathon.blueprints.ticketing.keys import EVENTS_PATTERN, RaceKeys, race_of_channel, text
+from marathon.blueprints.ticketing.queue_routes import my_place
+from marathon.core import metrics
+from marathon.core.clock import now, to_ms
+from marathon.core.errors import UNAVAILABLE_RETRY_AFTER_S, DomainError, error_response
+from marathon.core.security import claims_from_header
+from marathon.extensions import redis_store
+
+log = logging.getLogger(__name__)
+PATH = re.compile(r"^/api/v1/races/([^/]+)/queue/me/events$")
+ROUTE = "/api/v1/races/<race>/queue/me/events"
+STREAM_HEADERS = [("Content-Type", "text/event-stream; charset=utf-8"), ("Cache-Control", "no-cache"),
+                  ("X-Accel-Buffering", "no")]
+FINAL = frozenset({"confirmed", "expired", "sold_out", "left"})
+HEARTBEAT_S = 15
+HEARTBEAT = b": hb\n\n"
+# the line's idle rule skips runners not seen for LINE_IDLE_SECONDS: an open stream refreshes its runner's mark
+PRESENCE_S = 10
+# how long EventSource waits before it reconnects after a dropped connection
+RETRY_MS = 3000
+# without gevent (flask run, tests) every open stream holds a thread: it ends after this long, and EventSource
+# reconnects with Last-Event-ID
+UNPATCHED_LIMIT_S = 60
+UNAVAILABLE = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+
+
+def _gevent_patched():
+    try:
+        from gevent import monkey
+    except ImportError:
+        return False
+    return monkey.is_module_patched("socket")
+
+
+class Hub:
+    """The process's one subscription to every race's events channel, and the queues of the streams it wakes."""
+
+    def __init__(self, app):
+        self.app = app
+        self.cooperative = _gevent_patched()
+        self.streams = {}  # race id -> {user id (str): [queue, ...]}
+        self.started = self.stopped = False
+        self._starting = threading.Lock()
+        self._pubsub = None
+
+    def open(self, race_id, user_id):
+        """A queue for a new stream of this runner, woken whenever a message names them."""
+        self.start()
+        waker = _new_queue(self.cooperative)
+        self.streams.setdefault(race_id, {}).setdefault(str(user_id), []).append(waker)
+        return waker
+
+    def close(self, race_id, user_id, waker):
+        runners = self.streams.get(race_id, {})
+        queues = runners.get(str(user_id), [])
+        if waker in queues:
+            queues.remove(waker)
+        if not queues:
+            runners.pop(str(user_id), None)
+        if not runners:
+            self.streams.pop(race_id, None)
+
+    def fan_out(self, channel, data):
+        """Wake the open streams of the runners a message names, and nobody else's; returns how many were woken."""
+        runners = self.streams.get(race_of_channel(channel))
+        if not runners:
+            return 0
+        woken = 0
+        for user in text(data).split(","):
+            for waker in runners.get(user, ()):
+                _wake(waker)
+                woken += 1
+        return woken
+
+    def wake_all(self):
+        """After the subscription was lost: any runner may have missed a change."""
+        for runners in list(self.streams.values()):
+            for queues in list(runners.values()):
+                for waker in queues:
+                    _wake(waker)
+
+    def mark_present(self):
+        """Runners with an open stream count as present for the line's idle rule: one HSET per race, one pipeline."""
+        moment = to_ms(now())
+        with redis_store.client.pipeline(transaction=False) as pipe:
+            for race_id, runners in list(self.streams.items()):
+                users = list(runners)
+                if users:
+                    pipe.hset(RaceKeys(race_id).seen, mapping=dict.fromkeys(users, moment))
+            pipe.execute()
+
+    def start(self):
+        """Subscribe (waiting for Redis to confirm, so no change published after a stream opened is missed), then
+        read the subscription in one greenlet (a thread without gevent)."""
+        if self.started:
+            return
+        with self._starting:
+            if self.started:
+                return
+            self._pubsub = self._subscribe()
+            if self.cooperative:
+                import gevent
+
+                gevent.spawn(self._run)
+            else:
+                threading.Thread(target=self._run, name="event-hub", daemon=True).start()
+            self.started = True
+
+    def stop(self):
+        """The reader ends within a second (tests; a worker's end takes the greenlet with it)."""
+        self.stopped = True
+
+    def _subscribe(self):
+        client = redis.Redis.from_url(self.app.config["REDIS_URL"], socket_connect_timeout=2,
+                                      health_check_interval=30)
+        pubsub = client.pubsub()
+        pubsub.psubscribe(EVENTS_PATTERN)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            message = pubsub.get_message(timeout=1)
+            if message and message["type"] == "psubscribe":
+                return pubsub
+        pubsub.close()
+        raise redis.exceptions.TimeoutError("Redis did not confirm the events subscription")
+
+    def _run(self):
+        pubsub, present_at = self._pubsub, time.monotonic() + PRESENCE_S
+        with self.app.app_context():
+            while not self.stopped:
+                try:
+                    if pubsub is None:
+                        pubsub = self._pubsub = self._subscribe()
+                        self.wake_all()
+                    message = pubsub.get_message(timeout=max(0.05, min(1.0, present_at - time.monotonic())))
+                    if message and message["type"] == "pmessage":
+                        self.fan_out(message["channel"], message["data"])
+                    if time.monotonic() >= present_at:
+                        present_at = time.monotonic() + PRESENCE_S
+                        self.mark_present()
+                except Exception as error:  # Redis away, or a malformed message: the hub must outlive both
+                    log.warning("event hub: %s; subscribing again", type(error).__name__,
+                                exc_info=not isinstance(error, redis.exceptions.RedisError))
+                    if pubsub is not None:
+                        _quietly(pubsub.close)
+                    pubsub = None
+                    time.sleep(1)
+            if pubsub is not None:
+                _quietly(pubsub.close)
+
+
+def _quietly(call):
+    try:
+        call()
+    except Exception:
+        pass
+
+
+def _new_queue(cooperative):
+    if cooperative:
+        from gevent.queue import Queue
+
+        return Queue()
+    return queue.Queue()
+
+
+def _wake(waker):
+    if waker.empty():
+        waker.put_nowait(True)
+
+
+def hub_of(app):
+    """The process's hub (made on first use)."""
+    hub = app.extensions.get("event_hub")
+    if hub is None:
+        hub = app.extensions.setdefault("event_hub", Hub(app))
+    return hub
+
+
+class EventStream:
+    """The body of one open stream: its chunks; on close (the server's, at the end or when the runner went away),
+    its queue leaves the hub."""
+
+    __slots__ = ("chunks", "hub", "race_id", "user_id", "waker")
+
+    def __init__(self, chunks, hub, race_id, user_id, waker):
+        self.chunks, self.hub, self.race_id, self.user_id, self.waker = chunks, hub, race_id, user_id, waker
+
+    def __iter__(self):
+        return self.chunks
+
+    def close(self):
+        self.chunks.close()
+        self.hub.close(self.race_id, self.user_id, self.waker)
+
+
+def open_stream(app, race, token, last_event_id=None):
+    """Check the caller and read their place, then give the stream of its changes (an iterable of bytes). Inside an
+    app context. Raises DomainError as GET .../queue/me does (401 token problems, 404 race_not_found or not_in_line)."""
+    claims = claims_from_header(f"Bearer {token}" if token else "")
+    race_id = catalogue.lookup(race).race_id
+    hub = hub_of(app)
+    # listen first, then read the place: a change in between still wakes the stream
+    waker = hub.open(race_id, claims["sub"])
+    try:
+        first = my_place(race, claims, enforce_interval=False, poll=False)
+        due_s = refresh_after(first, now())
+    except BaseException:
+        hub.close(race_id, claims["sub"], waker)
+        raise
+    limit_s = None if hub.cooperative else app.config.get("EVENTS_UNPATCHED_LIMIT_S", UNPATCHED_LIMIT_S)
+    chunks = _events(app, race_id, claims, waker, first, due_s, event_id(last_event_id), limit_s)
+    return EventStream(chunks, hub, race_id, claims["sub"], waker)
+
+
+def _events(app, race_id, claims, waker, sent, due_s, last_id, limit_s):
+    try:
+        yield from _changes(app, race_id, claims, waker, sent, due_s, last_id, limit_s)
+    finally:
+        hub_of(app).close(race_id, claims["sub"], waker)
+
+
+def _changes(app, race_id, claims, waker, sent, due_s, last_id, limit_s):
+    started = last_write = time.monotonic()
+    last_id = next_id(last_id)
+    yield f"retry: {RETRY_MS}\n".encode() + _event(last_id, sent)
+    due = started + due_s
+    while sent["status"] not in FINAL:
+        moment = time.monotonic()
+        wake_at = min(due, last_write + HEARTBEAT_S)
+        if limit_s is not None:
+            if moment >= started + limit_s:
+                return
+            wake_at = min(wake_at, started + limit_s)
+        woken = _wait(waker, wake_at - moment)
+        moment = time.monotonic()
+        if woken or moment >= due:
+            fresh, after_s = _check(app, race_id, claims, sent)
+            due = moment + after_s
+            if fresh is None:  # no place any more, or the token was revoked: a reconnect is answered why
+                return
+            if _gist(fresh) != _gist(sent):
+                last_id = next_id(last_id)
+                yield _event(last_id, fresh)
+                sent, last_write = fresh, moment
+                continue
+        if moment - last_write >= HEARTBEAT_S:
+            yield HEARTBEAT
+            last_write = moment
+
+
+def _check(app, race_id, claims, sent):
+    """The runner's place now and the seconds until the next unasked look; (None, 0) when there is none."""
+    try:
+        with app.app_context():
+            fresh = line.status(race_id, claims["sub"], claims["jti"], enforce_interval=False, poll=False)
+            return fresh, (refresh_after(fresh, now()) if fresh else 0)
+    except DomainError:
+        return None, 0
+    except redis.exceptions.RedisError:
+        log.warning("event stream: Redis unavailable; the place is looked at again shortly")
+        return sent, 3
+
+
+def _wait(waker, seconds):
+    """Block without CPU until woken or `seconds` pass; True when woken (extra wake-ups are drained)."""
+    try:
+        waker.get(timeout=max(seconds, 0.01))
+    except queue.Empty:
+        return False
+    while not waker.empty():
+        waker.get_nowait()
+    return True
+
+
+def refresh_after(place, moment):
+    """Seconds until a stream looks at its runner's place unasked: waiting runners far back seldom (a fifth of
+    their ETA, 3 to 30 s), an admitted runner when the hold runs out; changes of status are pushed at once anyway."""
+    if place["status"] == "waiting":
+        basis = place.get("eta_s")
+        if basis is None:
+            basis = place.get("ahead") or 0
+        return max(3, min(30, basis / 5))
+    if place["status"] == "admitted" and place.get("hold"):
+        left_s = (datetime.fromisoformat(place["hold"]["expires_at"]) - moment).total_seconds()
+        return max(1, min(30, left_s + 1))
+    return 30
+
+
+def _gist(place):
+    return {key: value for key, value in place.items() if key != "retry_after_s"}
+
+
+def _event(number, place):
+    return b"id: %d\ndata: %s\n\n" % (number, json.dumps(place, separators=(",", ":")).encode())
+
+
+def event_id(header):
+    """The Last-Event-ID a reconnecting client sent, as a number (0 when absent or not ours)."""
+    try:
+        return max(int(header or 0), 0)
+    except ValueError:
+        return 0
+
+
+def next_id(previous):
+    """Event ids are milliseconds of wall-clock time, strictly increasing within a stream and across its reconnects."""
+    return max(previous + 1, int(time.time() * 1000))
+
+
+def token_of(header, query_string):
+    """The access token from `Authorization: Bearer`, or from `access_token=` in the query (EventSource cannot send
+    headers)."""
+    if header.startswith("Bearer "):
+        return header[7:]
+    if "access_token=" in query_string:
+        return (parse_qs(query_string).get("access_token") or [""])[0]
+    return ""
+
+
+class EventStreams:
+    """WSGI middleware, outermost: opens a runner's event stream without Flask's dispatch or the in-flight gate.
+    Anything unusual (the database away while the race is looked up) goes to Flask, whose view streams the same way."""
+
+    def __init__(self, wsgi_app, app):
+        self.wsgi_app, self.app = wsgi_app, app
+
+    def __call__(self, environ, start_response):
+        match = PATH.match(environ.get("PATH_INFO", "")) if environ.get("REQUEST_METHOD") == "GET" else None
+        if match is None or not self.app.config.get("EVENTS_IN_FRONT", True):
+            return self.wsgi_app(environ, start_response)
+        token = token_of(environ.get("HTTP_AUTHORIZATION", ""), environ.get("QUERY_STRING", ""))
+        with self.app.app_context():
+            try:
+                body = open_stream(self.app, match.group(1), token, environ.get("HTTP_LAST_EVENT_ID"))
+            except DomainError as error:
+                return self._refuse(error_response(error.status, error.message, error.reason, error.errors,
+                                                   error.headers), environ, start_response)
+            except UNAVAILABLE:
+                log.warning("dependency unavailable while opening an event stream")
+                return self._refuse(error_response(
+                    503, "the service is briefly unavailable; try again shortly", "unavailable",
+                    headers={"Retry-After": UNAVAILABLE_RETRY_AFTER_S}), environ, start_response)
+            except Exception:  # e.g. the database away while the catalogue loads the race: Flask's handlers decide
+                log.debug("event stream handed to Flask", exc_info=True)
+                body = None
+        if body is None:
+            return self.wsgi_app(environ, start_response)
+        metrics.REQUESTS.labels(ROUTE, "GET", "200").inc()
+        start_response("200 OK", list(STREAM_HEADERS))
+        return body
+
+    @staticmethod
+    def _refuse(response, environ, start_response):
+        metrics.REQUESTS.labels(ROUTE, "GET", str(response.status_code)).inc()
+        return response(environ, start_response)
