@@ -41,6 +41,14 @@ RETRY_MS = 3000
 # reconnects with Last-Event-ID
 UNPATCHED_LIMIT_S = 60
 UNAVAILABLE = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+# true once the process is asked to stop (gunicorn.conf.py sets it): open streams then end, instead of holding the
+# worker for its graceful timeout, and their EventSource reconnects to a live worker
+_stopping = [lambda: False]
+
+
+def end_streams_when(predicate):
+    """Name the process's stop condition (a callable); the hub ends every open stream within a second of it."""
+    _stopping[0] = predicate
 
 
 def _gevent_patched():
@@ -126,8 +134,9 @@ class Hub:
             self.started = True
 
     def stop(self):
-        """The reader ends within a second (tests; a worker's end takes the greenlet with it)."""
+        """End every open stream at once, and the reader within a second."""
         self.stopped = True
+        self.wake_all()
 
     def _subscribe(self):
         client = redis.Redis.from_url(self.app.config["REDIS_URL"], socket_connect_timeout=2,
@@ -146,6 +155,9 @@ class Hub:
         pubsub, present_at = self._pubsub, time.monotonic() + PRESENCE_S
         with self.app.app_context():
             while not self.stopped:
+                if _stopping[0]():
+                    self.stop()
+                    break
                 try:
                     if pubsub is None:
                         pubsub = self._pubsub = self._subscribe()
@@ -227,18 +239,18 @@ def open_stream(app, race, token, last_event_id=None):
         hub.close(race_id, claims["sub"], waker)
         raise
     limit_s = None if hub.cooperative else app.config.get("EVENTS_UNPATCHED_LIMIT_S", UNPATCHED_LIMIT_S)
-    chunks = _events(app, race_id, claims, waker, first, due_s, event_id(last_event_id), limit_s)
+    chunks = _events(hub, race_id, claims, waker, first, due_s, event_id(last_event_id), limit_s)
     return EventStream(chunks, hub, race_id, claims["sub"], waker)
 
 
-def _events(app, race_id, claims, waker, sent, due_s, last_id, limit_s):
+def _events(hub, race_id, claims, waker, sent, due_s, last_id, limit_s):
     try:
-        yield from _changes(app, race_id, claims, waker, sent, due_s, last_id, limit_s)
+        yield from _changes(hub, race_id, claims, waker, sent, due_s, last_id, limit_s)
     finally:
-        hub_of(app).close(race_id, claims["sub"], waker)
+        hub.close(race_id, claims["sub"], waker)
 
 
-def _changes(app, race_id, claims, waker, sent, due_s, last_id, limit_s):
+def _changes(hub, race_id, claims, waker, sent, due_s, last_id, limit_s):
     started = last_write = time.monotonic()
     last_id = next_id(last_id)
     yield f"retry: {RETRY_MS}\n".encode() + _event(last_id, sent)
@@ -251,9 +263,11 @@ def _changes(app, race_id, claims, waker, sent, due_s, last_id, limit_s):
                 return
             wake_at = min(wake_at, started + limit_s)
         woken = _wait(waker, wake_at - moment)
+        if hub.stopped:
+            return
         moment = time.monotonic()
         if woken or moment >= due:
-            fresh, after_s = _check(app, race_id, claims, sent)
+            fresh, after_s = _check(hub.app, race_id, claims, sent)
             due = moment + after_s
             if fresh is None:  # no place any more, or the token was revoked: a reconnect is answered why
                 return
