@@ -236,3 +236,24 @@ def test_the_route_is_in_the_openapi_document(client):
     assert "text/event-stream" in operation["responses"]["200"]["content"]
     assert {"401", "404"} <= set(operation["responses"])
     assert "access_token" in {parameter["name"] for parameter in operation["parameters"]}
+
+
+def test_heartbeats_keep_a_quiet_stream_open(app, client, users, clock, open_race, pushed_only, monkeypatch):
+    monkeypatch.setattr(events, "HEARTBEAT_S", 0.05)
+    headers = users.headers()
+    join(client, headers)
+    response = stream(client, headers)
+    feed = items(response)
+    next_event(feed)
+    assert next(feed) == ("comment", ": hb")
+    response.close()
+
+
+def test_runners_far_back_are_looked_at_less_often():
+    def waiting(eta_s, ahead=10):
+        return {"status": "waiting", "eta_s": eta_s, "ahead": ahead}
+
+    assert events.refresh_after(waiting(0), None) == 3
+    assert events.refresh_after(waiting(60), None) == 12
+    assert events.refresh_after(waiting(3600), None) == 30
+    assert events.refresh_after(waiting(None, ahead=5000), None) == 30  # no pace measured yet: by the runners ahead
