@@ -33,7 +33,7 @@ def on_starting(server):
 def post_worker_init(worker):
     """Open event streams end as soon as the worker is asked to stop (their EventSource reconnects to a live one),
     instead of holding it for graceful_timeout."""
-    from marathon.web.events import end_streams_when
+    from marathon.web.hub import end_streams_when
 
     end_streams_when(lambda: not worker.alive)
 

@@ -11,6 +11,7 @@ from marathon.blueprints.ticketing.models import Hold
 from marathon.core.clock import to_ms
 from marathon.extensions import db
 from marathon.web import events
+from marathon.web.hub import Hub
 from tests.factories import make_race, run_rounds
 from tests.test_line import join, me
 
@@ -183,7 +184,7 @@ def test_a_stream_counts_no_poll_and_keeps_its_runner_present(app, client, users
 
 
 def test_the_hub_wakes_only_the_runners_a_message_names(app):
-    hub = events.Hub(app)
+    hub = Hub(app)
     mine, twin_tab, other, elsewhere = (queue.Queue() for _ in range(4))
     hub.streams = {7: {"5": [mine, twin_tab], "6": [other]}, 8: {"5": [elsewhere]}}
     assert hub.fan_out(RaceKeys(7).events.encode(), b"5,9") == 2

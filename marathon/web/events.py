@@ -9,7 +9,6 @@ import json
 import logging
 import queue
 import re
-import threading
 import time
 from datetime import datetime
 from urllib.parse import parse_qs
@@ -17,13 +16,12 @@ from urllib.parse import parse_qs
 import redis
 
 from marathon.blueprints.ticketing import catalogue, line
-from marathon.blueprints.ticketing.keys import EVENTS_PATTERN, RaceKeys, race_of_channel, text
 from marathon.blueprints.ticketing.queue_routes import my_place
 from marathon.core import metrics
-from marathon.core.clock import now, to_ms
+from marathon.core.clock import now
 from marathon.core.errors import UNAVAILABLE_RETRY_AFTER_S, DomainError, error_response
 from marathon.core.security import claims_from_header
-from marathon.extensions import redis_store
+from marathon.web.hub import hub_of
 
 log = logging.getLogger(__name__)
 PATH = re.compile(r"^/api/v1/races/([^/]+)/queue/me/events$")
@@ -33,178 +31,12 @@ STREAM_HEADERS = [("Content-Type", "text/event-stream; charset=utf-8"), ("Cache-
 FINAL = frozenset({"confirmed", "expired", "sold_out", "left"})
 HEARTBEAT_S = 15
 HEARTBEAT = b": hb\n\n"
-# the line's idle rule skips runners not seen for LINE_IDLE_SECONDS: an open stream refreshes its runner's mark
-PRESENCE_S = 10
 # how long EventSource waits before it reconnects after a dropped connection
 RETRY_MS = 3000
 # without gevent (flask run, tests) every open stream holds a thread: it ends after this long, and EventSource
 # reconnects with Last-Event-ID
 UNPATCHED_LIMIT_S = 60
 UNAVAILABLE = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
-# true once the process is asked to stop (gunicorn.conf.py sets it): open streams then end, instead of holding the
-# worker for its graceful timeout, and their EventSource reconnects to a live worker
-_stopping = [lambda: False]
-
-
-def end_streams_when(predicate):
-    """Name the process's stop condition (a callable); the hub ends every open stream within a second of it."""
-    _stopping[0] = predicate
-
-
-def _gevent_patched():
-    try:
-        from gevent import monkey
-    except ImportError:
-        return False
-    return monkey.is_module_patched("socket")
-
-
-class Hub:
-    """The process's one subscription to every race's events channel, and the queues of the streams it wakes."""
-
-    def __init__(self, app):
-        self.app = app
-        self.cooperative = _gevent_patched()
-        self.streams = {}  # race id -> {user id (str): [queue, ...]}
-        self.started = self.stopped = False
-        self._starting = threading.Lock()
-        self._pubsub = None
-
-    def open(self, race_id, user_id):
-        """A queue for a new stream of this runner, woken whenever a message names them."""
-        self.start()
-        waker = _new_queue(self.cooperative)
-        self.streams.setdefault(race_id, {}).setdefault(str(user_id), []).append(waker)
-        return waker
-
-    def close(self, race_id, user_id, waker):
-        runners = self.streams.get(race_id, {})
-        queues = runners.get(str(user_id), [])
-        if waker in queues:
-            queues.remove(waker)
-        if not queues:
-            runners.pop(str(user_id), None)
-        if not runners:
-            self.streams.pop(race_id, None)
-
-    def fan_out(self, channel, data):
-        """Wake the open streams of the runners a message names, and nobody else's; returns how many were woken."""
-        runners = self.streams.get(race_of_channel(channel))
-        if not runners:
-            return 0
-        woken = 0
-        for user in text(data).split(","):
-            for waker in runners.get(user, ()):
-                _wake(waker)
-                woken += 1
-        return woken
-
-    def wake_all(self):
-        """After the subscription was lost: any runner may have missed a change."""
-        for runners in list(self.streams.values()):
-            for queues in list(runners.values()):
-                for waker in queues:
-                    _wake(waker)
-
-    def mark_present(self):
-        """Runners with an open stream count as present for the line's idle rule: one HSET per race, one pipeline."""
-        moment = to_ms(now())
-        with redis_store.client.pipeline(transaction=False) as pipe:
-            for race_id, runners in list(self.streams.items()):
-                users = list(runners)
-                if users:
-                    pipe.hset(RaceKeys(race_id).seen, mapping=dict.fromkeys(users, moment))
-            pipe.execute()
-
-    def start(self):
-        """Subscribe (waiting for Redis to confirm, so no change published after a stream opened is missed), then
-        read the subscription in one greenlet (a thread without gevent)."""
-        if self.started:
-            return
-        with self._starting:
-            if self.started:
-                return
-            self._pubsub = self._subscribe()
-            if self.cooperative:
-                import gevent
-
-                gevent.spawn(self._run)
-            else:
-                threading.Thread(target=self._run, name="event-hub", daemon=True).start()
-            self.started = True
-
-    def stop(self):
-        """End every open stream at once, and the reader within a second."""
-        self.stopped = True
-        self.wake_all()
-
-    def _subscribe(self):
-        client = redis.Redis.from_url(self.app.config["REDIS_URL"], socket_connect_timeout=2,
-                                      health_check_interval=30)
-        pubsub = client.pubsub()
-        pubsub.psubscribe(EVENTS_PATTERN)
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:
-            message = pubsub.get_message(timeout=1)
-            if message and message["type"] == "psubscribe":
-                return pubsub
-        pubsub.close()
-        raise redis.exceptions.TimeoutError("Redis did not confirm the events subscription")
-
-    def _run(self):
-        pubsub, present_at = self._pubsub, time.monotonic() + PRESENCE_S
-        with self.app.app_context():
-            while not self.stopped:
-                if _stopping[0]():
-                    self.stop()
-                    break
-                try:
-                    if pubsub is None:
-                        pubsub = self._pubsub = self._subscribe()
-                        self.wake_all()
-                    message = pubsub.get_message(timeout=max(0.05, min(1.0, present_at - time.monotonic())))
-                    if message and message["type"] == "pmessage":
-                        self.fan_out(message["channel"], message["data"])
-                    if time.monotonic() >= present_at:
-                        present_at = time.monotonic() + PRESENCE_S
-                        self.mark_present()
-                except Exception as error:  # Redis away, or a malformed message: the hub must outlive both
-                    log.warning("event hub: %s; subscribing again", type(error).__name__,
-                                exc_info=not isinstance(error, redis.exceptions.RedisError))
-                    if pubsub is not None:
-                        _quietly(pubsub.close)
-                    pubsub = None
-                    time.sleep(1)
-            if pubsub is not None:
-                _quietly(pubsub.close)
-
-
-def _quietly(call):
-    try:
-        call()
-    except Exception:
-        pass
-
-
-def _new_queue(cooperative):
-    if cooperative:
-        from gevent.queue import Queue
-
-        return Queue()
-    return queue.Queue()
-
-
-def _wake(waker):
-    if waker.empty():
-        waker.put_nowait(True)
-
-
-def hub_of(app):
-    """The process's hub (made on first use)."""
-    hub = app.extensions.get("event_hub")
-    if hub is None:
-        hub = app.extensions.setdefault("event_hub", Hub(app))
-    return hub
 
 
 class EventStream:
