@@ -2,12 +2,11 @@
 
 One Redis pattern subscription per web process, read by one greenlet (the Hub), hears which runners' places changed
 (marathon.blueprints.ticketing.changes.publish_changes) and wakes only those runners' streams. An open stream is a
-greenlet waiting on its own queue: no CPU until it is woken, its refresh falls due or a heartbeat does; no in-flight
+greenlet waiting on its own waker (an Event): no CPU until it is woken, its refresh falls due or a heartbeat does; no in-flight
 slot (EventStreams stands outside the in-flight gate) and no database connection (the race comes from the catalogue's
 cache, the place from Redis, and the app context is left before the first byte is sent)."""
 import json
 import logging
-import queue
 import re
 import time
 from datetime import datetime
@@ -41,7 +40,7 @@ UNAVAILABLE = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
 
 class EventStream:
     """The body of one open stream: its chunks; on close (the server's, at the end or when the runner went away),
-    its queue leaves the hub."""
+    its waker leaves the hub."""
 
     __slots__ = ("chunks", "hub", "race_id", "user_id", "waker")
 
@@ -75,45 +74,49 @@ def open_stream(app, race, token, last_event_id=None):
     return EventStream(chunks, hub, race_id, claims["sub"], waker)
 
 
-def _events(hub, race_id, claims, waker, sent, due_s, last_id, limit_s):
+def _events(hub, race_id, claims, waker, first, due_s, last_id, limit_s):
+    """The stream's chunks. Its locals are all an open stream keeps besides its waker: a few numbers and the gist of
+    the document it sent last (compact bytes: thousands of streams wait at once)."""
     try:
-        yield from _changes(hub, race_id, claims, waker, sent, due_s, last_id, limit_s)
+        started = last_write = time.monotonic()
+        last_id = next_id(last_id)
+        yield f"retry: {RETRY_MS}\n".encode() + _event(last_id, first)
+        sent, final, first = _gist(first), first["status"] in FINAL, None
+        due = started + due_s
+        while not final:
+            moment = time.monotonic()
+            wake_at = min(due, last_write + HEARTBEAT_S)
+            if limit_s is not None:
+                if moment >= started + limit_s:
+                    return
+                wake_at = min(wake_at, started + limit_s)
+            woken = _wait(waker, wake_at - moment)
+            if hub.stopped:
+                return
+            moment = time.monotonic()
+            if woken or moment >= due:
+                try:
+                    fresh, after_s = _check(hub.app, race_id, claims)
+                except redis.exceptions.RedisError:
+                    log.warning("event stream: Redis unavailable; the place is looked at again shortly")
+                    fresh, after_s = False, 3
+                due = moment + after_s
+                if fresh is None:  # no place any more, or the token was revoked: a reconnect is answered why
+                    return
+                gist = _gist(fresh) if fresh else sent
+                if gist != sent:
+                    last_id = next_id(last_id)
+                    yield _event(last_id, fresh)
+                    sent, final, last_write = gist, fresh["status"] in FINAL, moment
+                    continue
+            if moment - last_write >= HEARTBEAT_S:
+                yield HEARTBEAT
+                last_write = moment
     finally:
         hub.close(race_id, claims["sub"], waker)
 
 
-def _changes(hub, race_id, claims, waker, sent, due_s, last_id, limit_s):
-    started = last_write = time.monotonic()
-    last_id = next_id(last_id)
-    yield f"retry: {RETRY_MS}\n".encode() + _event(last_id, sent)
-    due = started + due_s
-    while sent["status"] not in FINAL:
-        moment = time.monotonic()
-        wake_at = min(due, last_write + HEARTBEAT_S)
-        if limit_s is not None:
-            if moment >= started + limit_s:
-                return
-            wake_at = min(wake_at, started + limit_s)
-        woken = _wait(waker, wake_at - moment)
-        if hub.stopped:
-            return
-        moment = time.monotonic()
-        if woken or moment >= due:
-            fresh, after_s = _check(hub.app, race_id, claims, sent)
-            due = moment + after_s
-            if fresh is None:  # no place any more, or the token was revoked: a reconnect is answered why
-                return
-            if _gist(fresh) != _gist(sent):
-                last_id = next_id(last_id)
-                yield _event(last_id, fresh)
-                sent, last_write = fresh, moment
-                continue
-        if moment - last_write >= HEARTBEAT_S:
-            yield HEARTBEAT
-            last_write = moment
-
-
-def _check(app, race_id, claims, sent):
+def _check(app, race_id, claims):
     """The runner's place now and the seconds until the next unasked look; (None, 0) when there is none."""
     try:
         with app.app_context():
@@ -121,19 +124,14 @@ def _check(app, race_id, claims, sent):
             return fresh, (refresh_after(fresh, now()) if fresh else 0)
     except DomainError:
         return None, 0
-    except redis.exceptions.RedisError:
-        log.warning("event stream: Redis unavailable; the place is looked at again shortly")
-        return sent, 3
 
 
 def _wait(waker, seconds):
-    """Block without CPU until woken or `seconds` pass; True when woken (extra wake-ups are drained)."""
-    try:
-        waker.get(timeout=max(seconds, 0.01))
-    except queue.Empty:
+    """Block without CPU until woken or `seconds` pass; True when woken. The waker is cleared before the place is
+    read again, so a change published meanwhile is either in that read or wakes the stream once more."""
+    if not waker.wait(max(seconds, 0.01)):
         return False
-    while not waker.empty():
-        waker.get_nowait()
+    waker.clear()
     return True
 
 
@@ -152,7 +150,9 @@ def refresh_after(place, moment):
 
 
 def _gist(place):
-    return {key: value for key, value in place.items() if key != "retry_after_s"}
+    """What a change is judged by: the document without retry_after_s (which moves with the line's pace alone)."""
+    return json.dumps({key: value for key, value in place.items() if key != "retry_after_s"}, sort_keys=True,
+                      separators=(",", ":")).encode()
 
 
 def _event(number, place):
