@@ -32,6 +32,7 @@ def create_app(test_config=None):
     register_metrics(app)
     register_fast_paths(app)
     register_in_flight_limit(app)
+    register_event_streams(app)
     logging.getLogger("rq.worker").setLevel(logging.WARNING)
     return app
 
@@ -75,6 +76,13 @@ def register_fast_paths(app):
 
 def register_in_flight_limit(app):
     limit_in_flight(app)
+
+
+def register_event_streams(app):
+    """Outermost, so that an open stream holds no in-flight slot."""
+    from marathon.web.events import EventStreams
+
+    app.wsgi_app = EventStreams(app.wsgi_app, app)
 
 
 def register_commands(app):

@@ -10,6 +10,7 @@ from sqlalchemy import bindparam, func, select, update
 
 from marathon.admission.lease import Lease, LeaseLost
 from marathon.blueprints.lines import engine as line
+from marathon.blueprints.lines.changes import publish_changes
 from marathon.blueprints.lines.keys import RaceKeys, text
 from marathon.blueprints.lines.models import LineEntry
 from marathon.blueprints.lines.place import Kind, Place
@@ -72,6 +73,7 @@ def expire_holds(race_id):
         metrics.expired(race_id, line_name(bucket_id), count)
     for hold_id, user_id, _bucket_id in expired:
         line.end_place(race_id, user_id, (Kind.HELD,), "expired", hold_id=str(hold_id))
+    publish_changes(race_id, [user_id for _hold_id, user_id, _bucket_id in expired])
     return len(expired)
 
 
@@ -208,6 +210,7 @@ def _finish_pending(race, bucket_id, lease):
     args += back
     line.script("FINISH")(keys=[keys.who, keys.pending(bucket_id), keys.line(bucket_id), keys.bucket(bucket_id),
                                 keys.lock(bucket_id)], args=args)
+    publish_changes(race.id, places)
     return len(created)
 
 
@@ -266,10 +269,10 @@ def sell_out_full_buckets(race_id, buckets):
     keys = RaceKeys(race_id)
     for bucket in buckets:
         if bucket.confirmed >= bucket.capacity and bucket.held == 0:
-            line.script("SELL_OUT")(
+            publish_changes(race_id, line.script("SELL_OUT")(
                 keys=[keys.bucket(bucket.id), keys.line(bucket.id), keys.lobby(bucket.id), keys.who, keys.joins],
                 args=[bucket.id, to_ms(now())],
-            )
+            ))
 
 
 def used_places(race_id):

@@ -4,6 +4,7 @@ from datetime import datetime, timezone
 from flask import current_app
 
 from marathon.blueprints.lines import scripts as lua
+from marathon.blueprints.lines.changes import publish_changes
 from marathon.blueprints.lines.keys import RaceKeys, text
 from marathon.blueprints.lines.place import Kind, kinds, Place
 from marathon.blueprints.lines.rules import opening_window
@@ -97,10 +98,11 @@ def join(race_id, bucket_id, user_id, jti, ip="", proof=None):
             "retry_after_s": int(retry), "lobby": bool(in_lobby)}
 
 
-def status(race_id, user_id, jti, enforce_interval=True, arrived_ms=None, count_poll=True, ip=None):
+def status(race_id, user_id, jti, enforce_interval=True, arrived_ms=None, poll=True, ip=None):
     """The runner's place in the race: waiting, admitted (with the hold), confirmed or ended; None if none.
     Telling an admitted runner starts their hold's clock. `arrived_ms` is when the request reached the server (a poll
-    that waited inside it still counts from then); `count_poll` False for pushed updates, which are no polls; a poll
+    that waited inside it still counts from then); `poll` False for a pushed stream's refresh, which marks the runner present without counting a poll or
+    moving its interval; a poll
     from an address `ip` counts against RATELIMIT_STATUS_PER_IP."""
     keys = RaceKeys(race_id)
     answered = moment = to_ms(now())
@@ -111,7 +113,7 @@ def status(race_id, user_id, jti, enforce_interval=True, arrived_ms=None, count_
         script("STATUS"),
         keys=[keys.who, keys.seen, keys.next_ok, REVOKED_PREFIX + jti, keys.sale, keys.cadence, keys.told,
               keys.address("status", ip)],
-        args=[user_id, moment, keys.prefix, EARLY_FRACTION, 1 if enforce_interval else 0, 1 if count_poll else 0,
+        args=[user_id, moment, keys.prefix, EARLY_FRACTION, 1 if enforce_interval else 0, 1 if poll else 0,
               limit, window, answered],
     )
     kind = text(result[0])
@@ -157,6 +159,8 @@ def leave(race_id, user_id):
     outcome = text(result[0])
     if outcome not in (LEFT, BUSY, NONE):
         outcome = Kind(outcome)
+    if outcome == LEFT:
+        publish_changes(race_id, [user_id])
     return outcome, text(result[1]) if len(result) > 1 else None
 
 
@@ -182,6 +186,7 @@ def mark_registered(race_id, user_id, bucket_id, registration_id):
     """A paid hold: the runner is registered (and how long they took since being told paces admission)."""
     transition(race_id, user_id, (Kind.HELD, Kind.WAITING, Kind.ENDED), Kind.REGISTERED, str(registration_id),
                fallback=Place.registered(bucket_id, 0, registration_id), paid=True)
+    publish_changes(race_id, [user_id])
 
 
 def note_late_payment(race_id):
@@ -210,6 +215,7 @@ def mark_place_freed(race_id, user_id, bucket_id, reason):
     keys = RaceKeys(race_id)
     end_place(race_id, user_id, (Kind.REGISTERED, Kind.HELD), reason)
     redis_store.client.hset(keys.bucket(bucket_id), "soldout", "0")
+    publish_changes(race_id, [user_id])
 
 
 def publish_race(race):

@@ -105,6 +105,11 @@ class RaceKeys:
         return self._key("cadence")
 
     @property
+    def events(self):
+        """PUB/SUB channel: comma-separated ids of runners whose place in the race changed (web processes push it)."""
+        return self._key("events")
+
+    @property
     def active(self):
         """The set of races with live lines, for the workers' rounds (not race-tagged: it spans races)."""
         return "m:active-races"
@@ -113,6 +118,15 @@ class RaceKeys:
     def active_known(self):
         """Set once the active-races set has been filled from the database; gone means Redis lost its data."""
         return "m:active-races:known"
+
+
+# what one subscription per web process listens to: every race's events channel
+EVENTS_PATTERN = "m:{r*}:events"
+
+
+def race_of_channel(channel):
+    """The race id of an events channel's name ('m:{r12}:events' -> 12)."""
+    return int(text(channel).split("{r", 1)[1].split("}", 1)[0])
 
 
 def text(value):

@@ -150,7 +150,8 @@ return {'ok', arrival, ahead, retry, in_lobby and 1 or 0, state}
 
 # KEYS: who, seen, next_ok, revoked, sale, cadence, told, the address's counter
 # ARGV: user, now ms (when the request reached the server), key prefix of the race ('m:{r1}:'), min interval fraction,
-# enforce interval (1/0), count the poll for the bot review (1/0), per-address limit (0: off), its window (ms), the
+# enforce interval (1/0), a client's poll (1/0): a pushed stream's refresh (0) marks the runner present but is not
+# counted as a poll for the bot review and leaves the poll interval alone, per-address limit (0: off), its window (ms), the
 # moment of the answer (ms; an admitted runner's hold clock starts then)
 # An admitted runner's hold clock starts here, when they are first told: the place's expiry comes down to now + the
 # race's hold_s, and the told stream tells the workers to shorten the hold in the database too.
@@ -159,6 +160,7 @@ if redis.call('EXISTS', KEYS[4]) == 1 then return {'err', 'token_revoked'} end
 local limited = over_limit(KEYS[8], tonumber(ARGV[7]), tonumber(ARGV[8]))
 if limited then return {'err', 'rate_limited', limited, ARGV[7]} end
 local user, now, prefix = ARGV[1], tonumber(ARGV[2]), ARGV[3]
+local poll = ARGV[6] ~= '0'
 local current = redis.call('HGET', KEYS[1], user)
 if not current then
   -- a Redis that lost the race answers 'come back shortly' (503), not 'you are not in line'
@@ -171,7 +173,7 @@ if ARGV[5] == '1' and earliest and now < earliest then
   return {'err', 'too_soon', earliest - now}
 end
 local last = tonumber(redis.call('HGET', KEYS[2], user))
-if ARGV[6] == '1' then
+if poll then
   -- the bot review's cadence counters: polls, and polls within 30 ms of retry_after_s or of the earliest allowed
   -- moment (a script's timer; a browser's timer plus a mobile network's jitter rarely hits that window poll after poll)
   redis.call('HINCRBY', KEYS[6], user .. ':n', 1)
@@ -221,7 +223,7 @@ else
   retry = 10
   result = {'X', b[5] or '', arrival, f[4], retry}
 end
-redis.call('HSET', KEYS[3], user, now + math.floor(retry * 1000 * tonumber(ARGV[4])))
+if poll then redis.call('HSET', KEYS[3], user, now + math.floor(retry * 1000 * tonumber(ARGV[4]))) end
 return result
 """
 
@@ -378,11 +380,11 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0
 """
 
-# A bucket with every place confirmed: everyone still waiting gets sold_out.
+# A bucket with every place confirmed: everyone still waiting gets sold_out; returns their user ids.
 # KEYS: bucket, line, lobby, who, joins ; ARGV: bucket id, now ms
 SELL_OUT = PRELUDE + r"""
 redis.call('HSET', KEYS[1], 'soldout', '1')
-local count = 0
+local ended = {}
 for _, key in ipairs({KEYS[2], KEYS[3]}) do
   local users = redis.call('ZRANGE', key, 0, -1)
   for _, user in ipairs(users) do
@@ -391,10 +393,10 @@ for _, key in ipairs({KEYS[2], KEYS[3]}) do
       local arrival = split(current)[3]
       redis.call('HSET', KEYS[4], user, place('X', ARGV[1], arrival, 'sold_out'))
       redis.call('XADD', KEYS[5], '*', 't', 'x', 'u', user, 'b', ARGV[1], 'a', arrival, 's', 'sold_out', 'ms', ARGV[2])
-      count = count + 1
+      ended[#ended + 1] = user
     end
   end
   redis.call('DEL', key)
 end
-return count
+return ended
 """

@@ -4,6 +4,7 @@ from sqlalchemy import exists, select, text, update
 
 from marathon.blueprints.auth import services as accounts
 from marathon.blueprints.lines import engine as line
+from marathon.blueprints.lines.changes import publish_changes
 from marathon.blueprints.lines.place import Kind
 from marathon.blueprints.races.catalogue import line_name
 from marathon.blueprints.races.models import Course, PaceGroup, Race
@@ -260,6 +261,7 @@ def release_hold(race_id, user_id):
     db.session.commit()
     if released:
         line.end_place(race_id, user_id, (Kind.HELD,), "left", hold_id=str(hold.id))
+        publish_changes(race_id, [user_id])
     return bool(released)
 
 
