@@ -93,6 +93,8 @@ _REGISTER = text("""
 WITH h AS (
   UPDATE holds SET status = 'confirmed', closed_at = :now
   WHERE id = :hold AND user_id = :user AND status = 'active' AND expires_at > :now
+    AND EXISTS (SELECT 1 FROM pace_groups p JOIN courses c ON c.id = p.course_id
+                WHERE p.id = holds.bucket_id AND c.next_bib < c.bib_end)
   RETURNING id, race_id, bucket_id, amount),
 b AS (
   UPDATE pace_groups p SET held = p.held - 1, confirmed = p.confirmed + 1 FROM h
