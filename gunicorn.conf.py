@@ -34,6 +34,14 @@ def on_starting(server):
             server.log.warning("could not raise the open-files limit above %s", soft)
 
 
+def post_worker_init(worker):
+    """Open event streams end as soon as the worker is asked to stop (their EventSource reconnects to a live one),
+    instead of holding it for graceful_timeout."""
+    from marathon.web.hub import end_streams_when
+
+    end_streams_when(lambda: not worker.alive)
+
+
 def child_exit(_server, worker):
     """In prometheus-client's multiprocess mode, a dead worker's live gauges must stop counting."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):

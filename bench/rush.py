@@ -506,18 +506,22 @@ def main():
                            "client": lambda: [p.pid for p in clients],
                            "redis": lambda: [stack.redis.process.pid]})
         monitor.start()
+        web_cpu = lambda: sum(cpu_seconds(pid) for pid in monitor.pids("web"))  # noqa: E731
+        scenario_cpu_before = web_cpu()
         profiler = None
-        if args.profile == "web" and shutil.which("py-spy"):
+        py_spy = shutil.which("py-spy") or (str(BIN / "py-spy") if (BIN / "py-spy").exists() else None)
+        if args.profile == "web" and py_spy:
             time.sleep(max(0.0, open_epoch - time.time() - 1))
             children = [pid for pid in descendants(webs[0].pid) if pid != webs[0].pid]
             profiler = subprocess.Popen(
-                ["py-spy", "record", "-o", str(run_dir / "web-profile.txt"), "-f", "raw", "-d", "20", "-r", "200",
+                [py_spy, "record", "-o", str(run_dir / "web-profile.txt"), "-f", "raw", "-d", "20", "-r", "200",
                  "--gil", "-p", str(children[0])], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         for client in clients:
             client.wait(timeout=args.time_limit + open_delay + 60)
         if profiler:
             profiler.wait(30)
         finished = time.time()
+        scenario_web_cpu = web_cpu() - scenario_cpu_before
         log(f"scenario done {finished - open_epoch:.1f} s after the opening")
         metrics_text = http_get(f"http://127.0.0.1:{ports[0]}/metrics", timeout=30,
                                 headers={"Authorization": f"Bearer {env['METRICS_TOKEN']}"})[1].decode()
@@ -550,9 +554,13 @@ def main():
             path.write_text("".join(f"{r['token']} {r['course']} {r['pace_group']}\n" for r in plan
                                     if r["port"] == port))
             token_files[port] = {"JOIN_TOKENS": str(path), "JOIN_RACE": str(wrk_race)}
+        cpu_before = web_cpu()
         baseline = run_wrk(args, ports, {}, "/healthz", duration=5)
+        baseline_cpu = web_cpu() - cpu_before
         time.sleep(max(0.0, wrk_opens.timestamp() - time.time() + 0.5))
+        cpu_before = web_cpu()
         wrk_join = run_wrk(args, ports, token_files, "/healthz", duration=max(5, math.ceil(args.runners / 1000)))
+        join_cpu = web_cpu() - cpu_before
         with engine.begin() as conn:  # no admissions in the throughput race once its joins are counted
             conn.execute(text("UPDATE races SET manual_state = 'paused' WHERE id = :r"), {"r": wrk_race})
         wrk_join.update(joined_span(engine, wrk_race, wrk_join["ok"]))
@@ -584,6 +592,11 @@ def main():
             "server_status_p99_ms": histogram_quantile(metrics_text, "/queue/me", "GET", 0.99),
             "server_confirm_p99_ms": histogram_quantile(metrics_text, "/confirm", "POST", 0.99),
             "client_cpu_s": round(sum(result["cpu_s"] for result in results), 1),
+            # web CPU per request: the whole scenario (joins, polls, orders, confirms), wrk's joins, wrk's /healthz
+            "web_cpu_s": round(scenario_web_cpu, 1),
+            "web_cpu_us_per_request": round(1e6 * scenario_web_cpu / max(1, sum(http.values()))),
+            "web_cpu_us_per_join": round(1e6 * join_cpu / max(1, wrk_join["ok"] + wrk_join["refused"])),
+            "web_cpu_us_per_healthz": round(1e6 * baseline_cpu / max(1, baseline["requests"])),
             "client_peak_cpu_pct": max((sample.get("client_cpu_pct", 0) for sample in monitor.timeline), default=0),
             "reconnects": sum(result["stats"]["reconnects"] for result in results),
             "transport_errors": sum(result["stats"]["transport_errors"] for result in results),

@@ -12,8 +12,8 @@ from marathon.core.openapi import serve_swagger_ui
 from marathon.core.security import init_jwt
 from marathon.extensions import api, db, jwt, migrate, redis_store
 from marathon.web import metrics
-from marathon.web.fast_status import FastStatus
 from marathon.web.bodies import read_bodies_first
+from marathon.web.fast_lines import FastLines
 from marathon.web.inflight import limit_in_flight
 
 
@@ -33,6 +33,7 @@ def create_app(test_config=None):
     register_metrics(app)
     register_fast_paths(app)
     register_in_flight_limit(app)
+    register_event_streams(app)
     register_body_deadline(app)
     logging.getLogger("rq.worker").setLevel(logging.WARNING)
     return app
@@ -72,15 +73,22 @@ def register_metrics(app):
 
 
 def register_fast_paths(app):
-    app.wsgi_app = FastStatus(app.wsgi_app, app)
+    app.wsgi_app = FastLines(app.wsgi_app, app)
 
 
 def register_in_flight_limit(app):
     limit_in_flight(app)
 
 
+def register_event_streams(app):
+    """Outermost, so that an open stream holds no in-flight slot."""
+    from marathon.web.events import EventStreams
+
+    app.wsgi_app = EventStreams(app.wsgi_app, app)
+
+
 def register_body_deadline(app):
-    read_bodies_first(app)  # outermost: a body is in memory before its request takes a lane
+    read_bodies_first(app)  # in front of everything: a body is in memory before its request takes a lane
 
 
 def register_commands(app):

@@ -78,6 +78,8 @@ class Config:
     RATE_LIMIT_BY_IP = True
     MAX_CONTENT_LENGTH = 64 * 1024
     # a waiting runner who has not asked for status for this long when their turn comes is skipped
+    # how long a bucket's admission lease lives without renewal (its owner renews it a few times a lifetime)
+    ADMISSION_LEASE_MS = 5000
     LINE_IDLE_SECONDS = 30
     # at most this many places of a bucket held (admitted, unpaid) at once; 0 = every free place at once
     ADMIT_WINDOW_PER_BUCKET = 0
@@ -155,7 +157,7 @@ class Config:
         if env.get("DATABASE_URL"):
             settings["SQLALCHEMY_DATABASE_URI"] = database_url(env["DATABASE_URL"])
         for key in ("PROXY_HOPS", "REDIS_MAX_CONNECTIONS", "ADMIT_WINDOW_PER_BUCKET", "LINE_IDLE_SECONDS",
-                    "WEB_MAX_IN_FLIGHT", "TRANSFERS_PER_RACE", "BODY_READ_TIMEOUT_S"):
+                    "WEB_MAX_IN_FLIGHT", "ADMISSION_LEASE_MS", "TRANSFERS_PER_RACE", "BODY_READ_TIMEOUT_S"):
             if env.get(key):
                 settings[key] = int(env[key])
         if env.get("RATE_LIMIT_BY_IP"):

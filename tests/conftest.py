@@ -79,6 +79,8 @@ def app(settings, migrated, redis_server, clock):
         _empty_tables()
     redis.Redis.from_url(redis_server.url).flushall()
     yield app
+    if "event_hub" in app.extensions:  # the reader of pushed status, when a test opened a stream
+        app.extensions["event_hub"].stop()
     with app.app_context():
         db.session.remove()
         db.engine.dispose()

@@ -21,9 +21,11 @@ def test_window_grows_while_payments_are_quick_and_shrinks_while_they_are_slow()
     assert pacing.adjust(100, [1000] * 10, 20, 40, 10000) == 150
     assert pacing.adjust(100, [1000] * 5 + [7000] * 5, 20, 40, 10000) == 100  # p90 between the two: no change
     assert pacing.adjust(100, [12000] * 10, 20, 40, 10000) == 70
-    assert pacing.adjust(50, [12000] * 10, 20, 40, 10000) == 40  # never below the floor
+    assert pacing.adjust(50, [25000] * 10, 20, 40, 10000) == 40  # never below the floor
     assert pacing.adjust(9000, [100] * 10, 20, 40, 10000) == 10000  # nor above the ceiling
     assert pacing.adjust(100, [], 20, 40, 10000) == 100  # nothing measured: unchanged
+    # slow, but 80 paid in the last second: the window stays at what that pace absorbs (80/s for a quarter hold)
+    assert pacing.adjust(100, [12000] * 80, 20, 40, 10000) == 400
 
 
 def test_window_is_shared_by_demand_within_each_buckets_cap():
@@ -43,14 +45,16 @@ def test_the_workers_pace_admission_by_how_fast_runners_pay(app, client, users, 
         run_rounds(2)
         assert db.session.get(PaceGroup, bucket_id).held == pacing.START_PER_BUCKET
         # every admitted runner paid within a second of being told: the window grows by half
-        redis_store.client.lpush(keys.pay_latency, *([800] * 20))
+        redis_store.client.lpush(keys.pay_latency, *([800] * 5))
         redis_store.client.delete(keys.lock("pace"))
+        clock.advance(1)
         run_rounds(2)
         assert float(redis_store.client.hget(keys.pace, "window")) == pacing.START_PER_BUCKET * pacing.GROW
         assert db.session.get(PaceGroup, bucket_id, populate_existing=True).held == 38  # its share, rounded up
         # payments that came after their holds ran out: it shrinks
-        redis_store.client.lpush(keys.pay_latency, *([15000] * 20))
+        redis_store.client.lpush(keys.pay_latency, *([25000] * 20))
         redis_store.client.delete(keys.lock("pace"))
+        clock.advance(1)
         run_rounds(1)
         assert float(redis_store.client.hget(keys.pace, "window")) == pytest.approx(37.5 * pacing.SHRINK, abs=0.1)
 

@@ -1,4 +1,5 @@
 """Admission: the workers pop the heads of the lines in batches and turn them into holds in the database."""
+import logging
 import os
 import secrets
 import time
@@ -7,7 +8,9 @@ from datetime import datetime, timedelta, timezone
 from flask import current_app
 from sqlalchemy import bindparam, func, select, update
 
+from marathon.admission.lease import Lease, LeaseLost
 from marathon.blueprints.lines import engine as line
+from marathon.blueprints.lines.changes import publish_changes
 from marathon.blueprints.lines.keys import RaceKeys, text
 from marathon.blueprints.lines.models import LineEntry
 from marathon.blueprints.lines.place import Kind, Place
@@ -20,6 +23,7 @@ from marathon.core import metrics
 from marathon.core.clock import now, to_ms
 from marathon.extensions import db, redis_store
 
+log = logging.getLogger(__name__)
 BATCH_MAX = 1000
 LOCK_MS = 5000
 TOLD_BATCH = 5000
@@ -69,37 +73,53 @@ def expire_holds(race_id):
         metrics.expired(race_id, line_name(bucket_id), count)
     for hold_id, user_id, _bucket_id in expired:
         line.end_place(race_id, user_id, (Kind.HELD,), "expired", hold_id=str(hold_id))
+    publish_changes(race_id, [user_id for _hold_id, user_id, _bucket_id in expired])
     return len(expired)
 
 
 def admit_bucket(race, bucket_id):
-    """Admit as many runners from the head of this bucket's line as it has free places; returns how many."""
+    """Admit as many runners from the head of this bucket's line as it has free places, as the bucket's one owner
+    (marathon.admission.lease); returns how many (0 when another owner has the bucket, or took it meanwhile)."""
+    try:
+        with Lease(RaceKeys(race.id), bucket_id) as lease:
+            if lease is None:
+                return 0
+            return _admit(race, bucket_id, lease)
+    except LeaseLost:
+        db.session.rollback()
+        log.warning("admission of bucket %s stopped: a newer owner has it", bucket_id)
+        return 0
+
+
+def _admit(race, bucket_id, lease):
+    """admit_bucket's work, under the lease."""
     keys = RaceKeys(race.id)
-    with Lock(keys.lock(bucket_id)) as locked:
-        if not locked:
-            return 0
-        admitted = _finish_pending(race, bucket_id)
-        # nobody is admitted before the lobby's runners have been placed at the head by the shuffle
-        if race.sale_state(now()) != "open" or not race.shuffled_at:
-            return admitted
-        idle_ms = int(_idle_seconds() * 1000)
-        while True:
-            bucket = db.session.get(PaceGroup, bucket_id, populate_existing=True)
-            window = line.window_of(race.id, bucket.id, bucket.capacity)
-            free = min(admissible(bucket.capacity, bucket.held, bucket.confirmed, window), BATCH_MAX)
-            db.session.rollback()
-            if free <= 0:
-                break
-            popped = line.script("POP")(
-                keys=[keys.line(bucket_id), keys.pending(bucket_id), keys.who, keys.seen, keys.joins, keys.next_ok],
-                args=[free, to_ms(now()), idle_ms, bucket_id],
-            )
-            if len(popped) <= 1:
-                break
-            admitted += _finish_pending(race, bucket_id)
-        if admitted:
-            redis_store.client.hset(keys.bucket(bucket_id), "admitted_ms", to_ms(now()))
+    admitted = _finish_pending(race, bucket_id, lease)
+    # nobody is admitted before the lobby's runners have been placed at the head by the shuffle
+    if race.sale_state(now()) != "open" or not race.shuffled_at:
         return admitted
+    idle_ms = int(_idle_seconds() * 1000)
+    while True:
+        bucket = db.session.get(PaceGroup, bucket_id, populate_existing=True)
+        window = line.window_of(race.id, bucket.id, bucket.capacity)
+        free = min(admissible(bucket.capacity, bucket.held, bucket.confirmed, window), BATCH_MAX)
+        db.session.rollback()
+        if free <= 0:
+            break
+        lease.check()
+        popped = line.script("POP")(
+            keys=[keys.line(bucket_id), keys.pending(bucket_id), keys.who, keys.seen, keys.joins, keys.next_ok,
+                  keys.lock(bucket_id)],
+            args=[free, to_ms(now()), idle_ms, bucket_id, lease.token],
+        )
+        if popped == [b"lost"]:
+            raise LeaseLost(bucket_id)
+        if len(popped) <= 1:
+            break
+        admitted += _finish_pending(race, bucket_id, lease)
+    if admitted:
+        redis_store.client.hset(keys.bucket(bucket_id), "admitted_ms", to_ms(now()))
+    return admitted
 
 
 def _failpoint(name):
@@ -113,8 +133,9 @@ def _idle_seconds():
     return current_app.config.get("LINE_IDLE_SECONDS", 30)
 
 
-def _finish_pending(race, bucket_id):
-    """Turn the bucket's popped batch into holds (creating only what is missing), then settle it in Redis."""
+def _finish_pending(race, bucket_id, lease):
+    """Turn the bucket's popped batch into holds (creating only what is missing), then settle it in Redis; raises
+    LeaseLost, committing nothing, when a newer owner has been at the bucket (its fence is past this lease's)."""
     keys = RaceKeys(race.id)
     pending = {int(user): text(value) for user, value in redis_store.client.hgetall(keys.pending(bucket_id)).items()}
     if not pending:
@@ -125,6 +146,12 @@ def _finish_pending(race, bucket_id):
     bucket = db.session.execute(
         select(PaceGroup).filter_by(id=bucket_id).with_for_update().execution_options(populate_existing=True)
     ).scalar_one()
+    fenced = db.session.execute(
+        update(PaceGroup).where(PaceGroup.id == bucket_id, PaceGroup.fence <= lease.token).values(fence=lease.token)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if not fenced:
+        raise LeaseLost(bucket_id)
     course = db.session.get(Course, bucket.course_id)
     existing = {
         hold.user_id: hold for hold in db.session.execute(
@@ -159,6 +186,7 @@ def _finish_pending(race, bucket_id):
             update(LineEntry).where(LineEntry.bucket_id == bucket_id, LineEntry.arrival.in_([arrivals[u] for u in take]))
             .values(status="admitted")
         )
+    _failpoint("before_commit")  # a slow commit: the lease is renewed meanwhile
     db.session.commit()
     _failpoint("after_commit")
     metrics.admitted(race.id, line_name(bucket_id), len(created))
@@ -175,13 +203,14 @@ def _finish_pending(race, bucket_id):
     for user in elsewhere:
         places[user] = Place.ended(bucket_id, arrivals[user], "left")
     rate = _rate(keys, bucket_id, len(created))
-    args = [rate]
+    args = [lease.token, rate]
     for user, place in places.items():
         args += [user, place.encode()]
     args.append("--")
     args += back
-    line.script("FINISH")(keys=[keys.who, keys.pending(bucket_id), keys.line(bucket_id), keys.bucket(bucket_id)],
-                          args=args)
+    line.script("FINISH")(keys=[keys.who, keys.pending(bucket_id), keys.line(bucket_id), keys.bucket(bucket_id),
+                                keys.lock(bucket_id)], args=args)
+    publish_changes(race.id, places)
     return len(created)
 
 
@@ -240,10 +269,10 @@ def sell_out_full_buckets(race_id, buckets):
     keys = RaceKeys(race_id)
     for bucket in buckets:
         if bucket.confirmed >= bucket.capacity and bucket.held == 0:
-            line.script("SELL_OUT")(
+            publish_changes(race_id, line.script("SELL_OUT")(
                 keys=[keys.bucket(bucket.id), keys.line(bucket.id), keys.lobby(bucket.id), keys.who, keys.joins],
                 args=[bucket.id, to_ms(now())],
-            )
+            ))
 
 
 def used_places(race_id):

@@ -12,9 +12,11 @@ runner knows. ADMIT_WINDOW_PER_BUCKET, when set, caps a bucket's share.
 """
 import math
 
-from marathon.blueprints.lines.rules import OPENING_WINDOW as START_PER_BUCKET, opening_window, window_cap
+from marathon.blueprints.lines.rules import OPENING_WINDOW, opening_window, window_cap
 from marathon.core.clock import now, to_ms
 
+# the opening window of a bucket, before any payment has been measured
+START_PER_BUCKET = OPENING_WINDOW
 # a bucket with runners waiting always has at least this many places in play
 MIN_PER_BUCKET = 2
 GROW, SHRINK = 1.5, 0.7
@@ -34,8 +36,11 @@ def percentile(samples, share):
     return ordered[min(len(ordered) - 1, max(0, math.ceil(share * len(ordered)) - 1))]
 
 
-def adjust(window, samples, hold_s, floor, ceiling):
-    """The race's next window from the last second's confirm times (ms); unchanged without samples."""
+def adjust(window, samples, hold_s, floor, ceiling, elapsed_s=1.0):
+    """The race's next window from the times (ms) runners took from being told to paying since the last adjustment
+    `elapsed_s` ago: grown or shrunk by their 90th percentile, but never below what was paid in that time at the
+    target pace (a quarter of the hold per payment), so a server slowed by other work does not starve the sale;
+    unchanged without samples."""
     if samples:
         fast, slow = thresholds(hold_s)
         p90 = percentile(samples, 0.9)
@@ -43,6 +48,8 @@ def adjust(window, samples, hold_s, floor, ceiling):
             window *= GROW
         elif p90 > slow:
             window *= SHRINK
+        paid_per_s = sum(1 for sample in samples if sample <= hold_s * 1000) / max(elapsed_s, 0.2)
+        floor = max(floor, paid_per_s * hold_s * FAST)
     return min(max(window, floor), ceiling)
 
 
@@ -68,15 +75,17 @@ def pace_race(client, keys, hold_s, figures):
     demands = {bucket_id: demand(*values) for bucket_id, values in figures.items()}
     ceiling = max(sum(caps.values()), 1)
     floor = min(MIN_PER_BUCKET * len(figures), ceiling)
-    stored = client.hget(keys.pace, "window")
+    stored, adjusted_ms = client.hmget(keys.pace, "window", "adjusted_ms")
     window = float(stored) if stored else float(sum(opening_window(values[0]) for values in figures.values()))
+    moment = to_ms(now())
+    elapsed_s = (moment - int(adjusted_ms)) / 1000 if adjusted_ms else ADJUST_MS / 1000
     if client.set(keys.lock("pace"), 1, nx=True, px=ADJUST_MS):
         with client.pipeline() as pipe:  # MULTI: the samples are taken once
             pipe.lrange(keys.pay_latency, 0, -1)
             pipe.delete(keys.pay_latency)
             samples = [int(value) for value in pipe.execute()[0]]
-        window = adjust(window, samples, hold_s, floor, ceiling)
-        client.hset(keys.pace, mapping={"window": round(window, 1), "adjusted_ms": to_ms(now()),
+        window = adjust(window, samples, hold_s, floor, ceiling, elapsed_s)
+        client.hset(keys.pace, mapping={"window": round(window, 1), "adjusted_ms": moment,
                                         "p90_ms": percentile(samples, 0.9) if samples else -1})
     shares = split(window, demands, caps)
     with client.pipeline(transaction=False) as pipe:

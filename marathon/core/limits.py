@@ -4,6 +4,7 @@ import math
 from functools import wraps
 
 from flask import current_app, request
+from limits import parse_many
 
 from marathon.core.clock import now, to_ms
 from marathon.core.errors import DomainError
@@ -100,3 +101,17 @@ def failed_logins():
     )
 
 
+
+
+def lean_limit(setting):
+    """(requests, window ms) of a per-address limit that a Lua script counts itself, in the same round trip as the
+    request's own work (the join and the status poll): the first item of the setting (e.g. '600/minute'), or (0, 1)
+    while per-address limits are off. Parsed once per app."""
+    if ip_limits_off():
+        return 0, 1
+    cache = current_app.extensions.setdefault("lean_limits", {})
+    found = cache.get(setting)
+    if found is None:
+        item = parse_many(current_app.config[setting])[0]
+        found = cache[setting] = (item.amount, item.get_expiry() * 1000)
+    return found

@@ -1,1 +1,2 @@
-"""The WSGI layer in front of Flask: the status fast path, in-flight lanes and the metrics middleware."""
+"""The WSGI layer in front of Flask: the line's fast paths (join, status), pushed status streams, in-flight lanes and
+the metrics middleware."""

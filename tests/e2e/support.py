@@ -66,6 +66,7 @@ class Stack:
 def sign_up(page, base, email, name="김러너", phone="010-2345-6789"):
     """Sign up on the runner's page (which then signs in)."""
     page.goto(base + "/")
+    page.click("#sign-in")  # the races are public: sign-in is asked for, or chosen in the header
     page.click("#tab-signup")
     form = page.locator("#signup-form")
     form.locator("[name=name]").fill(name)

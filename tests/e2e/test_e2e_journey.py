@@ -4,7 +4,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.support import buy_place, choose, hold_place, require, sign_up
+from tests.e2e.support import PASSWORD, buy_place, choose, hold_place, require, sign_up
 
 pytestmark = pytest.mark.browser
 
@@ -162,3 +162,34 @@ def test_a_hold_that_runs_out_says_so(app, stack, short_hold_race, phone, shots)
     expect(phone.locator("#back-to-races")).to_be_visible()
     expect(phone.locator("#line-title")).to_have_text("대기가 끝났습니다")
     shots(phone, "expired")
+
+
+def test_the_race_is_shown_before_sign_in_and_the_join_follows_it_with_pushed_status(app, stack, race, phone, shots):
+    require(app, *JOURNEY)
+    _, other = stack.runner()
+    hold_place(stack, race["id"], other)
+    email, _ = stack.runner()
+    phone.add_init_script("""window.streams = [];
+        window.EventSource = class extends window.EventSource {
+            constructor(url) { super(url); window.streams.push(url); } };""")
+    phone.goto(stack.base + "/")
+    # races, courses, pace groups, places left and runners waiting, before anyone signs in
+    expect(phone.locator("#race-name")).to_have_text(race["name"])
+    expect(phone.locator("#sign-in")).to_be_visible()
+    choose(phone, "10K", "5")
+    expect(phone.locator('#pace-list [data-pace-group="5"]')).to_contain_text("남은 자리 없음")
+    expect(phone.locator('#pace-list [data-pace-group="6"]')).to_contain_text("남은 자리 10")
+    shots(phone, "1-public-race")
+    phone.click("#join")
+    expect(phone.locator("#view-auth")).to_be_visible()  # sign-in comes when the runner joins
+    phone.fill("#login-form [name=email]", email)
+    phone.fill("#login-form [name=password]", PASSWORD)
+    phone.click("#login-form button[type=submit]")
+    expect(phone.locator("#view-line")).to_be_visible()
+    expect(phone.locator("#line-position")).to_have_text("1")
+    # the page follows its place by Server-Sent Events, and the admission is pushed to it
+    assert "/queue/me/events?access_token=" in phone.evaluate("window.streams.join(' ')")
+    status, _ = stack.api("DELETE", f"/api/v1/races/{race['id']}/queue/me", token=other)
+    assert status == 204
+    expect(phone.locator("#view-hold")).to_be_visible(timeout=30_000)
+    shots(phone, "2-admitted-by-push")

@@ -12,6 +12,8 @@ pytestmark = pytest.mark.browser
 
 def test_runner_signs_up_and_is_signed_in_on_a_phone(stack, phone, shots):
     phone.goto(stack.base + "/")
+    expect(phone.locator("#view-races")).to_be_visible()  # public: nobody is asked to sign in to look
+    phone.click("#sign-in")
     expect(phone.locator("#view-auth")).to_be_visible()
     expect(phone.locator("html")).to_have_attribute("lang", "ko")
     expect(phone.locator("#view-auth h1")).to_have_text("로그인하고 참가 신청하기")
@@ -23,7 +25,8 @@ def test_runner_signs_up_and_is_signed_in_on_a_phone(stack, phone, shots):
 
     # a second sign-up of the same person is refused with the API's own message
     phone.click("#sign-out")
-    expect(phone.locator("#view-auth")).to_be_visible()
+    expect(phone.locator("#view-races")).to_be_visible()
+    expect(phone.locator("#sign-in")).to_be_visible()
     sign_up(phone, stack.base, "jiwoo2@example.com", name="박지우")
     expect(phone.locator("#alert")).to_be_visible()
     expect(phone.locator("#alert")).to_have_attribute("data-reason", "identity_taken")
@@ -41,6 +44,7 @@ def test_runner_signs_up_and_is_signed_in_on_a_phone(stack, phone, shots):
 
 def test_language_toggle_switches_to_english_and_back(stack, phone):
     phone.goto(stack.base + "/")
+    phone.click("#sign-in")
     phone.click("#lang-toggle")
     expect(phone.locator("html")).to_have_attribute("lang", "en")
     expect(phone.locator("#view-auth h1")).to_have_text("Sign in to enter")
@@ -53,6 +57,7 @@ def test_language_toggle_switches_to_english_and_back(stack, phone):
 def test_wrong_password_shows_the_api_message(stack, phone):
     email, _ = stack.runner()
     phone.goto(stack.base + "/")
+    phone.click("#sign-in")
     phone.fill("#login-form [name=email]", email)
     phone.fill("#login-form [name=password]", "not the password")
     phone.click("#login-form button[type=submit]")
@@ -115,8 +120,9 @@ def test_an_expired_access_token_is_refreshed_and_a_dead_session_signs_out(stack
     expect(phone.locator("#who")).to_have_text("한새봄")
     assert tokens()["access_token"] != before
 
-    # neither token is any good: back to the sign-in form
+    # neither token is any good: signed out, the races still on show
     store({"access_token": "not-a-token", "refresh_token": "not-either", "expires_at": 4102444800000})
     phone.reload()
-    expect(phone.locator("#view-auth")).to_be_visible()
+    expect(phone.locator("#sign-in")).to_be_visible()
+    expect(phone.locator("#view-races")).to_be_visible()
     assert tokens() is None

@@ -4,12 +4,14 @@ from datetime import datetime, timezone
 from flask import current_app
 
 from marathon.blueprints.lines import scripts as lua
+from marathon.blueprints.lines.changes import publish_changes
 from marathon.blueprints.lines.keys import RaceKeys, text
 from marathon.blueprints.lines.place import Kind, kinds, Place
 from marathon.blueprints.lines.rules import opening_window
 from marathon.blueprints.races.models import line_of
 from marathon.core.clock import now, to_ms
 from marathon.core.errors import DomainError
+from marathon.core.limits import lean_limit
 from marathon.core.security import REVOKED_PREFIX
 from marathon.extensions import redis_store
 
@@ -18,7 +20,7 @@ EARLY_FRACTION = 0.8
 CODES = {
     "sale_not_open": 403, "already_in_line": 409, "already_registered": 409, "sold_out": 409,
     "transferred_away": 409,
-    "token_revoked": 401, "too_soon": 429, "unknown_bucket": 503, "bad_pow": 400,
+    "token_revoked": 401, "too_soon": 429, "unknown_bucket": 503, "bad_pow": 400, "rate_limited": 429,
 }
 MESSAGES = {
     "sale_not_open": "the sale of this race is not open",
@@ -28,6 +30,7 @@ MESSAGES = {
     "transferred_away": "you transferred your bib of this race; you cannot queue for it again",
     "token_revoked": "the token has been revoked",
     "too_soon": "asked sooner than retry_after_s said",
+    "rate_limited": "too many requests from this address; try again later",
     "unknown_bucket": "the line is being restored; try again shortly",
     "bad_pow": "this proof of work has already been used for a join; ask for a new challenge",
 }
@@ -44,7 +47,7 @@ def _scripts():
     if scripts is None:
         client = redis_store.client
         scripts = {name: client.register_script(getattr(lua, name)) for name in (
-            "JOIN", "STATUS", "LEAVE", "POP", "FINISH", "TRANSITION", "CLOSE_LOBBY", "PLACE_LOBBY", "UNLOCK",
+            "JOIN", "STATUS", "LEAVE", "POP", "FINISH", "TRANSITION", "CLOSE_LOBBY", "PLACE_LOBBY", "UNLOCK", "RENEW",
             "SELL_OUT", "CLAIM")}
         current_app.extensions["line_scripts"] = scripts
     return scripts
@@ -64,6 +67,11 @@ def _refuse(reason, detail=None, state=None):
                         "X-RateLimit-Reset": int(now().timestamp()) + wait_s})
     if reason == "unknown_bucket":
         headers["Retry-After"] = 2
+    if reason == "rate_limited":  # flask-limiter's headers, as the other limits send them
+        left_ms, limit = detail
+        wait_s = max(1, -(-int(left_ms) // 1000))
+        headers.update({"Retry-After": wait_s, "X-RateLimit-Limit": int(limit), "X-RateLimit-Remaining": 0,
+                        "X-RateLimit-Reset": int(now().timestamp()) + wait_s})
     if state:
         message = f"{message} (it is {state})"
     raise DomainError(message, "line_unavailable" if reason == "unknown_bucket" else reason,
@@ -71,41 +79,51 @@ def _refuse(reason, detail=None, state=None):
 
 
 def join(race_id, bucket_id, user_id, jti, ip="", proof=None):
-    """Put the runner at the back of the bucket's line (or in its lobby), spending the proof of work if one is given;
-    raises DomainError with the reason."""
+    """Put the runner at the back of the bucket's line (or in its lobby), spending the proof of work if one is given,
+    and counting the address against RATELIMIT_JOIN_PER_IP; raises DomainError with the reason."""
     keys = RaceKeys(race_id)
+    moment = to_ms(now())
+    limit, window = lean_limit("RATELIMIT_JOIN_PER_IP")
     join_keys = [keys.sale, keys.who, keys.bucket(bucket_id), keys.line(bucket_id), keys.lobby(bucket_id), keys.seen,
-                 keys.next_ok, keys.joins, REVOKED_PREFIX + jti]
-    args = [user_id, bucket_id, to_ms(now()), ip or "", proof.solve_ms if proof else "", EARLY_FRACTION]
+                 keys.next_ok, keys.joins, REVOKED_PREFIX + jti, keys.address("join", ip)]
+    args = [user_id, bucket_id, moment, ip or "", proof.solve_ms if proof else "", EARLY_FRACTION, limit, window]
     if proof is not None:
         join_keys.append(proof.spent_key)
         args.append(proof.ttl_ms)
     result = redis_store.run_script(script("JOIN"), keys=join_keys, args=args)
     if text(result[0]) == "err":
-        _refuse(text(result[1]), state=text(result[2]) if len(result) > 2 and result[1] == b"sale_not_open" else None)
+        reason = text(result[1])
+        _refuse(reason, detail=(result[2], result[3]) if reason == "rate_limited" else None,
+                state=text(result[2]) if len(result) > 2 and reason == "sale_not_open" else None)
     _, arrival, ahead, retry, in_lobby, _state = result
     return {"status": "waiting", "arrival": int(arrival), "position": int(ahead) + 1, "ahead": int(ahead),
             "retry_after_s": int(retry), "lobby": bool(in_lobby)}
 
 
-def status(race_id, user_id, jti, enforce_interval=True, arrived_ms=None, count_poll=True):
+def status(race_id, user_id, jti, enforce_interval=True, arrived_ms=None, poll=True, ip=None):
     """The runner's place in the race: waiting, admitted (with the hold), confirmed or ended; None if none.
     Telling an admitted runner starts their hold's clock. `arrived_ms` is when the request reached the server (a poll
-    that waited inside it still counts from then); `count_poll` False for pushed updates, which are no polls."""
+    that waited inside it still counts from then); `poll` False for a pushed stream's refresh, which marks the runner present without counting a poll or
+    moving its interval; a poll
+    from an address `ip` counts against RATELIMIT_STATUS_PER_IP."""
     keys = RaceKeys(race_id)
-    moment = to_ms(now())
+    answered = moment = to_ms(now())
     if arrived_ms is not None:
         moment = min(moment, int(arrived_ms))
+    limit, window = lean_limit("RATELIMIT_STATUS_PER_IP") if ip is not None else (0, 1)
     result = redis_store.run_script(
         script("STATUS"),
-        keys=[keys.who, keys.seen, keys.next_ok, REVOKED_PREFIX + jti, keys.sale, keys.cadence, keys.told],
-        args=[user_id, moment, keys.prefix, EARLY_FRACTION, 1 if enforce_interval else 0, 1 if count_poll else 0],
+        keys=[keys.who, keys.seen, keys.next_ok, REVOKED_PREFIX + jti, keys.sale, keys.cadence, keys.told,
+              keys.address("status", ip)],
+        args=[user_id, moment, keys.prefix, EARLY_FRACTION, 1 if enforce_interval else 0, 1 if poll else 0,
+              limit, window, answered],
     )
     kind = text(result[0])
     if kind == "none":
         return None
     if kind == "err":
-        _refuse(text(result[1]), result[2] if len(result) > 2 else None)
+        reason = text(result[1])
+        _refuse(reason, (result[2], result[3]) if reason == "rate_limited" else result[2] if len(result) > 2 else None)
     kind = Kind(kind)
     view = {"line": text(result[1]), "arrival": int(result[2]), "position": None, "ahead": None, "eta_s": None,
             "hold": None}
@@ -143,6 +161,8 @@ def leave(race_id, user_id):
     outcome = text(result[0])
     if outcome not in (LEFT, BUSY, NONE):
         outcome = Kind(outcome)
+    if outcome == LEFT:
+        publish_changes(race_id, [user_id])
     return outcome, text(result[1]) if len(result) > 1 else None
 
 
@@ -168,6 +188,7 @@ def mark_registered(race_id, user_id, bucket_id, registration_id):
     """A paid hold: the runner is registered (and how long they took since being told paces admission)."""
     transition(race_id, user_id, (Kind.HELD, Kind.WAITING, Kind.ENDED), Kind.REGISTERED, str(registration_id),
                fallback=Place.registered(bucket_id, 0, registration_id), paid=True)
+    publish_changes(race_id, [user_id])
 
 
 def note_late_payment(race_id):
@@ -196,6 +217,7 @@ def mark_place_freed(race_id, user_id, bucket_id, reason):
     keys = RaceKeys(race_id)
     end_place(race_id, user_id, (Kind.REGISTERED, Kind.HELD), reason)
     redis_store.client.hset(keys.bucket(bucket_id), "soldout", "0")
+    publish_changes(race_id, [user_id])
 
 
 def publish_race(race):

@@ -43,7 +43,12 @@ class RaceKeys:
         return self._key("pending", bucket_id)
 
     def lock(self, bucket_id):
+        """STRING with a TTL: who holds this (bucket's) lock or lease; a bucket's lease holds its fencing token."""
         return self._key("lock", bucket_id)
+
+    def fence(self, bucket_id):
+        """STRING: the bucket's last fencing token (INCR), one per lease taken (marathon.admission.lease)."""
+        return self._key("fence", bucket_id)
 
     @property
     def who(self):
@@ -65,6 +70,11 @@ class RaceKeys:
     def pace(self):
         """HASH: window (unpaid holds the race may have at once), adjusted_ms; written by the admission pacing."""
         return self._key("pace")
+
+    def address(self, scope, ip):
+        """STRING with a TTL: requests of one address in the current window of a per-address limit (the window starts
+        at its first request and lasts the limit's period, as flask-limiter's fixed window does)."""
+        return self._key("ip", scope, ip or "-")
 
     @property
     def seen(self):
@@ -95,6 +105,11 @@ class RaceKeys:
         return self._key("cadence")
 
     @property
+    def events(self):
+        """PUB/SUB channel: comma-separated ids of runners whose place in the race changed (web processes push it)."""
+        return self._key("events")
+
+    @property
     def active(self):
         """The set of races with live lines, for the workers' rounds (not race-tagged: it spans races)."""
         return "m:active-races"
@@ -103,6 +118,15 @@ class RaceKeys:
     def active_known(self):
         """Set once the active-races set has been filled from the database; gone means Redis lost its data."""
         return "m:active-races:known"
+
+
+# what one subscription per web process listens to: every race's events channel
+EVENTS_PATTERN = "m:{r*}:events"
+
+
+def race_of_channel(channel):
+    """The race id of an events channel's name ('m:{r12}:events' -> 12)."""
+    return int(text(channel).split("{r", 1)[1].split("}", 1)[0])
 
 
 def text(value):

@@ -28,6 +28,20 @@ local function place(kind, bid, arrival, last)
   return value
 end
 
+-- the lean per-address limit (RATELIMIT_JOIN_PER_IP, RATELIMIT_STATUS_PER_IP): a fixed window counted in the same
+-- round trip as the join or status itself; nil while under the limit, else the ms until the window ends
+local function over_limit(key, limit, window)
+  if limit <= 0 then return nil end
+  local n = redis.call('INCR', key)
+  if n == 1 then redis.call('PEXPIRE', key, window) end
+  if n > limit then
+    local left = redis.call('PTTL', key)
+    if left < 0 then left = window end
+    return left
+  end
+  return nil
+end
+
 -- held(...) encodes a HELD place (Place.held(...).encode())
 local function held(bid, arrival, hold, expires, amount, told)
   return table.concat({'H', bid, arrival, hold, expires, amount, told}, '|')
@@ -88,11 +102,15 @@ local function lobby_retry(sale, now)
 end
 """
 
-# KEYS: sale, who, bucket, line, lobby, seen, next_ok, joins, revoked, and only with proof of work: the proof's spent key
-# ARGV: user, bucket id, now ms, ip, pow ms, min interval fraction, and with proof of work: how long to remember it (ms)
+# KEYS: sale, who, bucket, line, lobby, seen, next_ok, joins, revoked, the address's counter, and only with proof of
+# work: the proof's spent key
+# ARGV: user, bucket id, now ms, ip, pow ms, min interval fraction, per-address limit (0: off), its window (ms), and
+# with proof of work: how long to remember it (ms)
 JOIN = PRELUDE + r"""
 if redis.call('EXISTS', KEYS[9]) == 1 then return {'err', 'token_revoked'} end
-if KEYS[10] and redis.call('EXISTS', KEYS[10]) == 1 then return {'err', 'bad_pow'} end
+local limited = over_limit(KEYS[10], tonumber(ARGV[7]), tonumber(ARGV[8]))
+if limited then return {'err', 'rate_limited', limited, ARGV[7]} end
+if KEYS[11] and redis.call('EXISTS', KEYS[11]) == 1 then return {'err', 'bad_pow'} end
 local user, bid, now = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local sale = redis.call('HMGET', KEYS[1], 'lobby_ms', 'opens_ms', 'closes_ms', 'manual', 'shuffled')
 local state = sale_state(sale, now)
@@ -128,18 +146,23 @@ redis.call('HSET', KEYS[7], user, now + math.floor(retry * 1000 * tonumber(ARGV[
 redis.call('XADD', KEYS[8], '*', 't', 'j', 'u', user, 'b', bid, 'a', arrival, 'l', in_lobby and '1' or '0',
   'ms', now, 'ip', ARGV[4], 'pow', ARGV[5])
 -- a proof of work is good for one join
-if KEYS[10] then redis.call('SET', KEYS[10], user, 'PX', ARGV[7]) end
+if KEYS[11] then redis.call('SET', KEYS[11], user, 'PX', ARGV[9]) end
 return {'ok', arrival, ahead, retry, in_lobby and 1 or 0, state}
 """
 
-# KEYS: who, seen, next_ok, revoked, sale, cadence, told
+# KEYS: who, seen, next_ok, revoked, sale, cadence, told, the address's counter
 # ARGV: user, now ms (when the request reached the server), key prefix of the race ('m:{r1}:'), min interval fraction,
-# enforce interval (1/0), count the poll for the bot review (1/0)
+# enforce interval (1/0), a client's poll (1/0): a pushed stream's refresh (0) marks the runner present but is not
+# counted as a poll for the bot review and leaves the poll interval alone, per-address limit (0: off), its window (ms), the
+# moment of the answer (ms; an admitted runner's hold clock starts then)
 # An admitted runner's hold clock starts here, when they are first told: the place's expiry comes down to now + the
 # race's hold_s, and the told stream tells the workers to shorten the hold in the database too.
 STATUS = PRELUDE + r"""
 if redis.call('EXISTS', KEYS[4]) == 1 then return {'err', 'token_revoked'} end
+local limited = over_limit(KEYS[8], tonumber(ARGV[7]), tonumber(ARGV[8]))
+if limited then return {'err', 'rate_limited', limited, ARGV[7]} end
 local user, now, prefix = ARGV[1], tonumber(ARGV[2]), ARGV[3]
+local poll = ARGV[6] ~= '0'
 local current = redis.call('HGET', KEYS[1], user)
 if not current then
   -- a Redis that lost the race answers 'come back shortly' (503), not 'you are not in line'
@@ -152,7 +175,7 @@ if ARGV[5] == '1' and earliest and now < earliest then
   return {'err', 'too_soon', earliest - now}
 end
 local last = tonumber(redis.call('HGET', KEYS[2], user))
-if ARGV[6] == '1' then
+if poll then
   -- the bot review's cadence counters: polls, and polls within 30 ms of retry_after_s or of the earliest allowed
   -- moment (a script's timer; a browser's timer plus a mobile network's jitter rarely hits that window poll after poll)
   redis.call('HINCRBY', KEYS[6], user .. ':n', 1)
@@ -186,9 +209,11 @@ if kind == 'L' then
 elseif kind == 'H' then
   local expires, told = tonumber(f[5]), tonumber(f[7]) or 0
   if told == 0 then
-    local by = now + 1000 * (tonumber(redis.call('HGET', KEYS[5], 'hold_s')) or 0)
+    -- told now, as this answer leaves (a poll that waited inside the server tells its runner only now)
+    local answered = tonumber(ARGV[9]) or now
+    local by = answered + 1000 * (tonumber(redis.call('HGET', KEYS[5], 'hold_s')) or 0)
     if by < expires then expires = by end
-    redis.call('HSET', KEYS[1], user, held(bid, arrival, f[4], expires, f[6], now))
+    redis.call('HSET', KEYS[1], user, held(bid, arrival, f[4], expires, f[6], answered))
     redis.call('XADD', KEYS[7], '*', 'h', f[4], 'e', expires)
   end
   retry = 5
@@ -200,7 +225,7 @@ else
   retry = 10
   result = {'X', b[5] or '', arrival, f[4], retry}
 end
-redis.call('HSET', KEYS[3], user, now + math.floor(retry * 1000 * tonumber(ARGV[4])))
+if poll then redis.call('HSET', KEYS[3], user, now + math.floor(retry * 1000 * tonumber(ARGV[4]))) end
 return result
 """
 
@@ -221,9 +246,11 @@ return {'left', current}
 # Moves up to n runners from the head of a line into the bucket's pending batch, skipping idle ones: a runner is idle
 # when their last poll (or their open event stream) is more than `idle` ms older than the moment they were told to come
 # back by, so a runner told to wait 30 s is not skipped for waiting as told.
-# KEYS: line, pending, who, seen, joins, next_ok
-# ARGV: n, now ms, idle ms, bucket id
+# Only for the bucket's current lease (marathon.admission.lease): otherwise {'lost'}.
+# KEYS: line, pending, who, seen, joins, next_ok, lease
+# ARGV: n, now ms, idle ms, bucket id, lease token
 POP = PRELUDE + r"""
+if redis.call('GET', KEYS[7]) ~= ARGV[5] then return {'lost'} end
 local n, now, idle, bid = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
 local popped, skipped = {}, 0
 local scanned = 0
@@ -256,11 +283,13 @@ return popped
 """
 
 # Ends a popped batch: admitted runners get their hold, the rest go back to the head in their old order.
-# KEYS: who, pending, line, bucket
-# ARGV: rate, then n admitted as (user, encoded Place) pairs, then '--', then users to put back
+# Only for the bucket's current lease (marathon.admission.lease): otherwise 0, and a newer owner settles the batch.
+# KEYS: who, pending, line, bucket, lease
+# ARGV: lease token, rate, then n admitted as (user, encoded Place) pairs, then '--', then users to put back
 FINISH = r"""
-local i = 2
-redis.call('HSET', KEYS[4], 'rate', ARGV[1])
+if redis.call('GET', KEYS[5]) ~= ARGV[1] then return 0 end
+local i = 3
+redis.call('HSET', KEYS[4], 'rate', ARGV[2])
 while ARGV[i] and ARGV[i] ~= '--' do
   redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
   redis.call('HDEL', KEYS[2], ARGV[i])
@@ -339,6 +368,13 @@ end
 return n
 """
 
+# Extends a lease only if this holder still has it; 0 when a newer owner has it.
+# KEYS: lease ; ARGV: token, time to live (ms)
+RENEW = r"""
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
+"""
+
 # Releases a lock only if this holder still has it.
 # KEYS: lock ; ARGV: token
 UNLOCK = r"""
@@ -346,11 +382,11 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0
 """
 
-# A bucket with every place confirmed: everyone still waiting gets sold_out.
+# A bucket with every place confirmed: everyone still waiting gets sold_out; returns their user ids.
 # KEYS: bucket, line, lobby, who, joins ; ARGV: bucket id, now ms
 SELL_OUT = PRELUDE + r"""
 redis.call('HSET', KEYS[1], 'soldout', '1')
-local count = 0
+local ended = {}
 for _, key in ipairs({KEYS[2], KEYS[3]}) do
   local users = redis.call('ZRANGE', key, 0, -1)
   for _, user in ipairs(users) do
@@ -359,10 +395,10 @@ for _, key in ipairs({KEYS[2], KEYS[3]}) do
       local arrival = split(current)[3]
       redis.call('HSET', KEYS[4], user, place('X', ARGV[1], arrival, 'sold_out'))
       redis.call('XADD', KEYS[5], '*', 't', 'x', 'u', user, 'b', ARGV[1], 'a', arrival, 's', 'sold_out', 'ms', ARGV[2])
-      count = count + 1
+      ended[#ended + 1] = user
     end
   end
   redis.call('DEL', key)
 end
-return count
+return ended
 """

@@ -20,10 +20,12 @@ def join(race, course, pace_group, claims, ip="", pow_payload=None):
     return dict(joined, line=line_of(course, pace_group))
 
 
-def my_place(race, claims):
-    """The caller's place in the race's lines (one Redis round trip); raises NotFound (race_not_found, not_in_line)."""
+def my_place(race, claims, **options):
+    """The caller's place in the race's lines (one Redis round trip; options go to engine.status: ip counts the address
+    against its limit, arrived_ms, poll=False for a stream's refresh); raises NotFound (race_not_found, not_in_line),
+    DomainError 429 (too_soon, rate_limited)."""
     entry = catalogue.lookup(race)
-    view = engine.status(entry.race_id, claims["sub"], claims["jti"])
+    view = engine.status(entry.race_id, claims["sub"], claims["jti"], **options)
     if view is None:
         raise NotFound("you are not in a line of this race", "not_in_line")
     return view

@@ -1,5 +1,5 @@
 """The runner's page and the admin's board: HTML shells whose scripts speak only the public API."""
-from flask import Blueprint, render_template
+from flask import Blueprint, render_template, send_from_directory
 
 bp = Blueprint("pages", __name__, template_folder="templates", static_folder="static",
                static_url_path="/pages/static")
@@ -34,3 +34,10 @@ def runner():
 def admin():
     """The admin's live board of a race's buckets."""
     return render_template("pages/admin.html")
+
+
+@bp.get("/favicon.ico")
+def favicon():
+    """The pages' icon (an SVG; browsers that ask for /favicon.ico get it too)."""
+    response = send_from_directory(bp.static_folder, "favicon.svg", mimetype="image/svg+xml", max_age=86400)
+    return response

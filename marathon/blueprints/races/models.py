@@ -132,6 +132,8 @@ class PaceGroup(db.Model):
     held = db.Column(db.Integer, nullable=False, default=0)
     confirmed = db.Column(db.Integer, nullable=False, default=0)
     admitted_total = db.Column(db.Integer, nullable=False, default=0)
+    # the fencing token of the last admission committed for this bucket (marathon.admission.lease)
+    fence = db.Column(db.BigInteger, nullable=False, default=0, server_default="0")
 
     course = db.relationship("Course", back_populates="pace_groups")
 

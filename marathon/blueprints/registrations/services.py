@@ -4,6 +4,7 @@ from sqlalchemy import exists, select, text, update
 
 from marathon.blueprints.auth import services as accounts
 from marathon.blueprints.lines import engine as line
+from marathon.blueprints.lines.changes import publish_changes
 from marathon.blueprints.lines.place import Kind
 from marathon.blueprints.races.catalogue import line_name
 from marathon.blueprints.races.models import Course, PaceGroup, Race
@@ -92,6 +93,8 @@ _REGISTER = text("""
 WITH h AS (
   UPDATE holds SET status = 'confirmed', closed_at = :now
   WHERE id = :hold AND user_id = :user AND status = 'active' AND expires_at > :now
+    AND EXISTS (SELECT 1 FROM pace_groups p JOIN courses c ON c.id = p.course_id
+                WHERE p.id = holds.bucket_id AND c.next_bib < c.bib_end)
   RETURNING id, race_id, bucket_id, amount),
 b AS (
   UPDATE pace_groups p SET held = p.held - 1, confirmed = p.confirmed + 1 FROM h
@@ -272,6 +275,7 @@ def release_hold(race_id, user_id):
     db.session.commit()
     if released:
         line.end_place(race_id, user_id, (Kind.HELD,), "left", hold_id=str(hold.id))
+        publish_changes(race_id, [user_id])
     return bool(released)
 
 

@@ -77,6 +77,8 @@ export function createApi(storageKey, onSignedOut = () => {}) {
 
   return {
     get signedIn() { return Boolean(tokens); },
+    // for what cannot send a header (EventSource takes it as ?access_token=)
+    get accessToken() { return tokens?.access_token; },
     login, signOut,
     get: (path) => call("GET", path),
     post: (path, body) => call("POST", path, body ?? {}),

@@ -7,11 +7,15 @@ import { $, busy, clearAlert, confirmDialog, formData, showAlert, showView } fro
 import qrcode from "../vendor/qrcode.mjs";
 
 const ENDED = { expired: "status_expired", sold_out: "status_sold_out", left: "status_left" };
+// errors in a row after which the page stops using pushed status and polls instead
+const STREAM_ERRORS_MAX = 3;
 
 export function createJourney(api, { backToRaces }) {
   let race = null;          // the race detail
   let last = null;          // the last queue answer
   let pollTimer = null;
+  let source = null;        // the EventSource of the place in line (pushed status), while it is open
+  let streamErrors = 0;
   let countdownTimer = null;
   let order = null;         // the payment order of the current hold
   let ticket = null;        // the registration shown
@@ -23,6 +27,36 @@ export function createJourney(api, { backToRaces }) {
     clearTimeout(pollTimer);
     clearInterval(countdownTimer);
     pollTimer = countdownTimer = null;
+    closeStream();
+  }
+
+  /** Pushed status where the browser has EventSource: the server sends the place whenever it changes, so the page
+   * does not poll. Returns whether a stream is open; without one the caller polls. */
+  function follow() {
+    if (source) return true;
+    if (!window.EventSource || streamErrors >= STREAM_ERRORS_MAX || !api.accessToken) return false;
+    const stream = new EventSource(`${queuePath()}/me/events?access_token=${encodeURIComponent(api.accessToken)}`);
+    source = stream;
+    stream.onmessage = (event) => {
+      streamErrors = 0;
+      clearTimeout(pollTimer);
+      render(JSON.parse(event.data));
+    };
+    stream.onerror = () => {
+      // a dropped connection is retried by EventSource itself; CLOSED means refused (an expired token, say): a poll
+      // says why and refreshes the token, and the stream opens again unless it keeps failing
+      streamErrors += 1;
+      if (stream.readyState === EventSource.CLOSED || streamErrors >= STREAM_ERRORS_MAX) {
+        if (source === stream) closeStream();
+        schedule(1);
+      }
+    };
+    return true;
+  }
+
+  function closeStream() {
+    if (source) source.close();
+    source = null;
   }
 
   function schedule(seconds) {
@@ -137,9 +171,10 @@ export function createJourney(api, { backToRaces }) {
       $("#line-ahead").textContent = answer.ahead;
       $("#line-eta").textContent = eta(answer.eta_s);
       $("#line-status").textContent = answer.lobby ? t("lobby_note") : "";
-      schedule(answer.retry_after_s);
+      if (!follow()) schedule(answer.retry_after_s);
     } else if (answer.status === "admitted") {
-      stop();
+      // an open stream stays: it tells of the hold's end (paid elsewhere, or run out)
+      clearTimeout(pollTimer);
       showHold(answer.hold);
     } else if (answer.status === "confirmed") {
       stop();

@@ -1,4 +1,5 @@
-// The runner's page: sign in, choose race, course and pace group; then the journey (journey.js).
+// The runner's page: races, courses and pace groups for anyone; sign-in when the runner joins a line; then the
+// journey (journey.js).
 import { ApiError, createApi } from "./api.js";
 import { day, dateTime, finishRange, pace, won } from "./format.js";
 import { installToggle, onLanguage, t } from "./i18n.js";
@@ -8,14 +9,17 @@ import { $, busy, clearAlert, el, formData, showAlert, showView } from "./ui.js"
 const api = createApi("marathon.runner", () => signedOut());
 const choice = { race: null, course: null, group: null };
 let refreshTimer = null;
+let joinAfterSignIn = false;  // the runner chose a place before signing in: the join follows the sign-in
 const journey = createJourney(api, { backToRaces: () => showRaces() });
 
 function signedOut() {
   journey.stop();
   clearInterval(refreshTimer);
+  joinAfterSignIn = false;
   $("#who").hidden = true;
   $("#sign-out").hidden = true;
-  showView("auth");
+  $("#sign-in").hidden = false;
+  showRaces();  // the races stay public
 }
 
 async function signedIn() {
@@ -23,7 +27,18 @@ async function signedIn() {
   $("#who").textContent = me.name;
   $("#who").hidden = false;
   $("#sign-out").hidden = false;
+  $("#sign-in").hidden = true;
   await showRaces();
+  if (joinAfterSignIn && choice.race && choice.course && choice.group && document.body.dataset.view === "races") {
+    joinAfterSignIn = false;
+    await onJoin();
+  }
+}
+
+function showSignIn() {
+  journey.stop();
+  clearInterval(refreshTimer);
+  showView("auth");
 }
 
 // --- sign-in and sign-up -------------------------------------------------------------------------------------------
@@ -69,7 +84,8 @@ async function showRaces() {
   journey.stop();
   showView("races");
   const races = await api.get("/api/v1/races").catch((error) => { showAlert(error); return []; });
-  loadEntries(races);
+  if (api.signedIn) loadEntries(races);
+  else $("#my-entries").hidden = true;
   const list = $("#race-list");
   list.replaceChildren(...races.map((race) => el("li", {},
     el("button", { type: "button", class: "choice", dataset: { race: race.slug },
@@ -116,7 +132,7 @@ async function selectRace(slug) {
   renderRace();
   clearInterval(refreshTimer);
   refreshTimer = setInterval(refreshRace, 5000);
-  await journey.resume(race);
+  if (api.signedIn) await journey.resume(race);
 }
 
 async function refreshRace() {
@@ -175,6 +191,11 @@ function renderPaces() {
 async function onJoin() {
   clearAlert();
   clearInterval(refreshTimer);
+  if (!api.signedIn) {
+    joinAfterSignIn = true;
+    showSignIn();
+    return;
+  }
   const course = choice.race.courses.find((c) => c.code === choice.course);
   const group = course.pace_groups.find((g) => g.code === choice.group);
   await busy($("#join"), () => journey.join(choice.race, course, group));
@@ -192,10 +213,13 @@ $("#tab-signup").addEventListener("click", () => switchTab(true));
 $("#login-form").addEventListener("submit", onLogin);
 $("#signup-form").addEventListener("submit", onSignup);
 $("#sign-out").addEventListener("click", () => api.signOut());
+$("#sign-in").addEventListener("click", () => { clearAlert(); joinAfterSignIn = false; showSignIn(); });
+$("#auth-back").addEventListener("click", () => { clearAlert(); joinAfterSignIn = false; showRaces(); });
 $("#join").addEventListener("click", onJoin);
 
 if (api.signedIn) {
   signedIn().catch((error) => { if (!(error instanceof ApiError && error.status === 401)) showAlert(error); });
 } else {
-  showView("auth");
+  $("#sign-in").hidden = false;
+  showRaces();
 }
