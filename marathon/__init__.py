@@ -12,6 +12,7 @@ from marathon.core.openapi import serve_swagger_ui
 from marathon.core.security import init_jwt
 from marathon.extensions import api, db, jwt, migrate, redis_store
 from marathon.web import metrics
+from marathon.web.bodies import read_bodies_first
 from marathon.web.fast_lines import FastLines
 from marathon.web.inflight import limit_in_flight
 
@@ -33,6 +34,7 @@ def create_app(test_config=None):
     register_fast_paths(app)
     register_in_flight_limit(app)
     register_event_streams(app)
+    register_body_deadline(app)
     logging.getLogger("rq.worker").setLevel(logging.WARNING)
     return app
 
@@ -83,6 +85,10 @@ def register_event_streams(app):
     from marathon.web.events import EventStreams
 
     app.wsgi_app = EventStreams(app.wsgi_app, app)
+
+
+def register_body_deadline(app):
+    read_bodies_first(app)  # in front of everything: a body is in memory before its request takes a lane
 
 
 def register_commands(app):

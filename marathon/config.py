@@ -83,6 +83,10 @@ class Config:
     LINE_IDLE_SECONDS = 30
     # at most this many places of a bucket held (admitted, unpaid) at once; 0 = every free place at once
     ADMIT_WINDOW_PER_BUCKET = 0
+    # official transfers one account may give per race (0 = none); a sender cannot join that race's line again
+    TRANSFERS_PER_RACE = 1
+    # seconds a request's whole body may take to arrive (read before the request takes a lane): 408 after that
+    BODY_READ_TIMEOUT_S = 10
     # requests a gevent web worker runs at once per lane (joins, reads, other writes); 0 = no bound
     WEB_MAX_IN_FLIGHT = 64
 
@@ -153,7 +157,7 @@ class Config:
         if env.get("DATABASE_URL"):
             settings["SQLALCHEMY_DATABASE_URI"] = database_url(env["DATABASE_URL"])
         for key in ("PROXY_HOPS", "REDIS_MAX_CONNECTIONS", "ADMIT_WINDOW_PER_BUCKET", "LINE_IDLE_SECONDS",
-                    "WEB_MAX_IN_FLIGHT", "ADMISSION_LEASE_MS"):
+                    "WEB_MAX_IN_FLIGHT", "ADMISSION_LEASE_MS", "TRANSFERS_PER_RACE", "BODY_READ_TIMEOUT_S"):
             if env.get(key):
                 settings[key] = int(env[key])
         if env.get("RATE_LIMIT_BY_IP"):

@@ -68,12 +68,13 @@ def test_transfer_keeps_the_bib_and_names_the_new_runner(app, client, users, clo
         registration = db.session.get(Registration, registration_id)
         assert db.session.get(Hold, registration.hold_id).user_id == buyer["id"]
 
-    # Redis: the buyer is registered (cannot join the line), the seller's place has ended (may join again)
+    # Redis: the buyer is registered (cannot join the line), the seller's place has ended as transferred (issue 14,
+    # item 8: a seller may not queue for the same race again)
     clock.advance(30)
     assert me(client, buyer_headers).get_json()["status"] == "confirmed"
     assert join(client, buyer_headers).get_json()["reason"] == "already_registered"
     assert me(client, seller_headers).get_json()["status"] == "left"
-    assert join(client, seller_headers).status_code == 202
+    assert join(client, seller_headers).get_json()["reason"] == "transferred_away"
 
 
 def test_transfer_refusals(app, client, users, clock, race):

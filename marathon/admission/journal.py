@@ -13,6 +13,7 @@ from marathon.blueprints.lines.models import LineEntry
 from marathon.blueprints.lines.place import Place
 from marathon.blueprints.races.models import PaceGroup
 from marathon.blueprints.registrations.models import Hold, Registration
+from marathon.blueprints.registrations.transfers import transferred_away
 from marathon.core.clock import to_ms
 from marathon.extensions import db, redis_store
 
@@ -118,6 +119,8 @@ def _places_from_database(race_id):
     ).all()
     for user_id, bucket_id, registration_id, arrival in rows:
         places[user_id] = Place.registered(bucket_id, arrival, registration_id)
+    for user_id, bucket_id, arrival in transferred_away(race_id):  # the join refuses them (transferred_away)
+        places.setdefault(user_id, Place.ended(bucket_id, arrival, "transferred"))
     return places
 
 

@@ -46,3 +46,23 @@ def bucket_counts(app):
     with app.app_context():
         group = db.session.execute(select(PaceGroup)).scalar_one()
         return group.held, group.confirmed
+
+
+def paid(app, client, users, clock):
+    """A runner who joined, was admitted and paid: (user, headers, registration id)."""
+    user = users.signup()
+    headers = users.headers(user["email"])
+    assert join(client, headers).status_code == 202
+    with app.app_context():
+        run_rounds(2)
+    clock.advance(10)
+    hold = me(client, headers).get_json()["hold"]
+    order_id = order(client, headers, hold).get_json()["order_id"]
+    answer = confirm(client, headers, order_id)
+    assert answer.status_code == 200, answer.get_json()
+    return user, headers, answer.get_json()["registration"]["id"]
+
+
+def transfer(client, headers, registration_id, to_email):
+    return client.post(f"/api/v1/registrations/{registration_id}/transfer", headers=headers,
+                       json={"to_email": to_email, "blood_type": "O+", "emergency_contact": "Mother 010-5555-0101"})

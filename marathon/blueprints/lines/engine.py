@@ -19,6 +19,7 @@ from marathon.extensions import redis_store
 EARLY_FRACTION = 0.8
 CODES = {
     "sale_not_open": 403, "already_in_line": 409, "already_registered": 409, "sold_out": 409,
+    "transferred_away": 409,
     "token_revoked": 401, "too_soon": 429, "unknown_bucket": 503, "bad_pow": 400, "rate_limited": 429,
 }
 MESSAGES = {
@@ -26,6 +27,7 @@ MESSAGES = {
     "already_in_line": "you are already in a line of this race, or hold a place in it",
     "already_registered": "you are already registered for this race",
     "sold_out": "every place of this course and pace group is taken",
+    "transferred_away": "you transferred your bib of this race; you cannot queue for it again",
     "token_revoked": "the token has been revoked",
     "too_soon": "asked sooner than retry_after_s said",
     "rate_limited": "too many requests from this address; try again later",

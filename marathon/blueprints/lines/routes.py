@@ -17,7 +17,7 @@ class Queue(MethodView):
     @blp.arguments(JoinSchema)
     @blp.response(202, JoinedSchema)
     @blp.doc(security=BEARER)
-    @blp.alt_response(409, description="already_in_line, already_registered or sold_out")
+    @blp.alt_response(409, description="already_in_line, already_registered, sold_out or transferred_away")
     @blp.alt_response(403, description="sale_not_open")
     @blp.alt_response(400, description="bad_pow: proof of work missing, forged, another's, expired or used")
     @blp.alt_response(429, description="rate_limited: too many joins from this address (RATELIMIT_JOIN_PER_IP)")

@@ -121,6 +121,8 @@ if current then
   local kind = string.sub(current, 1, 1)  -- the place's kind (its first field)
   if kind == 'L' or kind == 'H' then return {'err', 'already_in_line', current} end
   if kind == 'R' then return {'err', 'already_registered', current} end
+  -- a runner who gave a bib of this race away (registrations.transfers) may not queue for another
+  if kind == 'X' and string.sub(current, -12) == '|transferred' then return {'err', 'transferred_away'} end
 end
 local b = redis.call('HMGET', KEYS[3], 'capacity', 'held', 'confirmed', 'rate', 'soldout', 'window')
 if not b[1] then return {'err', 'unknown_bucket'} end

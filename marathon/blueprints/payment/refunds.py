@@ -55,10 +55,13 @@ def _refund_view(refund):
     return {"amount": refund.amount, "status": refund.status} if refund else {"amount": 0, "status": "none"}
 
 
-def _refund_cancelled(registration, reason, actor):
-    """Refund the order of a registration just cancelled, and mark the order refunded."""
+def _refund_cancelled(registration, reason, actor, owner=None):
+    """Refund the order of a registration just cancelled, and mark the order refunded. With `owner` (a runner's
+    cancel), only an order that runner paid is refunded: the recipient of a transfer cancels without a refund."""
     order = _order_of_registration(registration.id)
     if order is None:  # a registration made without a payment (e.g. by an organiser): nothing to give back
+        return None
+    if owner is not None and order.user_id != int(owner):
         return None
     refund = refund_order(order, reason, actor, registration_id=registration.id)
     db.session.execute(update(Order).where(Order.id == order.id, Order.status == "paid").values(status="refunded"))
@@ -67,11 +70,16 @@ def _refund_cancelled(registration, reason, actor):
 
 
 def cancel_and_refund(registration_id, user_id):
-    """The runner cancels their registration: the place is freed and the full amount refunded; a repeat gets the
-    same answer. Raises NotFound (anyone else's), DomainError 409 refund_window_closed / not_cancellable."""
+    """The runner cancels their registration: the place is freed and the full amount refunded to the card that paid
+    it, when the runner paid it. The recipient of a transfer frees the place with no refund (amount 0, "none"):
+    the money went from them to the sender outside our books, and refunding the sender's card would let a bib be
+    sold and then cancelled for the money twice. A repeat gets the same answer. Raises NotFound (anyone else's),
+    DomainError 409 refund_window_closed / not_cancellable."""
     registration = registrations.registration_of(registration_id, user_id)
     if registration.status == "cancelled":
         order = _order_of_registration(registration.id)
+        if order is not None and order.user_id != int(user_id):  # someone else's order: not theirs to read
+            order = None
         refund = _refund_of(order.id) if order is not None else None
         if refund is not None and refund.status != "done":
             _send(refund, order)
@@ -79,7 +87,8 @@ def cancel_and_refund(registration_id, user_id):
     actor = f"runner:{int(user_id)}"
     reason = "cancelled by the runner"
     registration = registrations.cancel_registration(registration_id, actor, user_id=user_id, reason=reason)
-    return {"status": "cancelled", "refund": _refund_view(_refund_cancelled(registration, reason, actor))}
+    refund = _refund_cancelled(registration, reason, actor, owner=user_id)
+    return {"status": "cancelled", "refund": _refund_view(refund)}
 
 
 def refund_registration(registration_id, actor, reason):

@@ -52,6 +52,8 @@ def create_order(hold_id, user_id):
     hold = registrations.hold_for_payment(hold_id, user_id)
     existing = _order_of_hold(hold.id)
     if existing is not None:
+        if existing.user_id != int(user_id):  # a transferred bib's hold moved to its recipient; the order did not
+            raise NotFound("no such hold of yours", "hold_not_found")
         return existing
     order = Order(
         order_id=new_order_id(), user_id=hold.user_id, hold_id=hold.id, race_id=hold.race_id,
@@ -64,6 +66,8 @@ def create_order(hold_id, user_id):
     except IntegrityError:
         db.session.rollback()  # a concurrent post for the same hold made it first
         order = _order_of_hold(hold.id)
+        if order.user_id != int(user_id):
+            raise NotFound("no such hold of yours", "hold_not_found") from None
     return order
 
 

@@ -163,9 +163,16 @@ def check_blood_type(value, required=False):
 def set_emergency_info(registration_id, user_id, blood_type, emergency_contact):
     """Record the runner's blood type and emergency contact on their registration; raises NotFound."""
     registration = registration_of(registration_id, user_id)
-    registration.blood_type = check_blood_type(blood_type)
-    registration.emergency_contact = emergency_contact
+    # the owner in the UPDATE itself: a transfer committed since the read leaves the recipient's bib alone
+    changed = db.session.execute(
+        update(Registration).where(Registration.id == registration.id, Registration.user_id == int(user_id))
+        .values(blood_type=check_blood_type(blood_type), emergency_contact=emergency_contact)
+    ).rowcount
+    if changed != 1:
+        db.session.rollback()
+        raise NotFound("no such registration of yours", "registration_not_found")
     db.session.commit()
+    db.session.refresh(registration)
     return registration
 
 
@@ -182,12 +189,17 @@ def cancel_registration(registration_id, actor, user_id=None, reason=None, enfor
     moment = now()
     if enforce_window and moment > race.refund_until:
         raise DomainError("the refund window of this race has closed", "refund_window_closed")
+    # a runner's cancel names its owner in the UPDATE itself: one transferred since the read above is not theirs to
+    # cancel (an organiser's void, user_id None, has no owner check)
+    owned = (Registration.user_id == int(user_id),) if user_id is not None else ()
     done = db.session.execute(
-        update(Registration).where(Registration.id == registration.id, Registration.status == "confirmed")
+        update(Registration).where(Registration.id == registration.id, Registration.status == "confirmed", *owned)
         .values(status=status, cancelled_at=moment, cancel_reason=reason, cancelled_by=actor)
     ).rowcount
     if done != 1:
         db.session.rollback()
+        if user_id is not None and db.session.get(Registration, registration.id).user_id != int(user_id):
+            raise NotFound("no such registration of yours", "registration_not_found")
         raise DomainError("this registration is not active", "not_cancellable")
     db.session.execute(update(Hold).where(Hold.id == registration.hold_id).values(status="cancelled", closed_at=moment))
     db.session.execute(

@@ -1,5 +1,6 @@
 """The official transfer: a registration keeps its bib and moves to another runner's name. Nothing else moves a bib."""
-from sqlalchemy import or_, select, update
+from flask import current_app
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from marathon.blueprints.auth import services as accounts
@@ -15,8 +16,11 @@ from marathon.extensions import db
 
 def transfer_registration(registration_id, user_id, to_email, blood_type, emergency_contact):
     """Hand the caller's registration, same bib, to the runner with account `to_email`, at face value (no money
-    moves through us); records a Transfer. Raises NotFound (registration_not_found, unknown_recipient), DomainError
-    409 not_transferable / transfer_closed / recipient_registered, 422 bad_blood_type."""
+    moves through us); records a Transfer. An account gives at most TRANSFERS_PER_RACE transfers per race, and its
+    place in the race's line ends as `transferred`, which the join refuses (transferred_away). The sender's order
+    stays the sender's: the recipient can neither read it nor have it refunded. Raises NotFound
+    (registration_not_found, unknown_recipient), DomainError 409 not_transferable / transfer_closed /
+    recipient_registered / transfer_limit, 422 bad_blood_type."""
     registration = services.registration_of(registration_id, user_id)
     if registration.status != "confirmed":
         raise DomainError("only a confirmed registration can be transferred", "not_transferable")
@@ -24,6 +28,8 @@ def transfer_registration(registration_id, user_id, to_email, blood_type, emerge
     if now() > race.transfer_until:
         raise DomainError(f"transfers of this race closed at {race.transfer_until.isoformat()}", "transfer_closed")
     services.check_blood_type(blood_type, required=True)
+    if _transfers_given(race.id, user_id) >= current_app.config["TRANSFERS_PER_RACE"]:
+        raise DomainError("you have already transferred a bib of this race", "transfer_limit")
     recipient = accounts.find_user_by_email(to_email)
     if recipient is None:
         raise NotFound("no account with this email: the runner must sign up first", "unknown_recipient")
@@ -39,7 +45,7 @@ def transfer_registration(registration_id, user_id, to_email, blood_type, emerge
     try:
         moved = db.session.execute(
             update(Registration)
-            .where(Registration.id == registration.id, Registration.user_id == sender_id,
+            .where(Registration.id == registration.id, Registration.user_id == int(user_id),
                    Registration.status == "confirmed")
             .values(user_id=recipient.id, runner_name=recipient.name, blood_type=blood_type,
                     emergency_contact=emergency_contact)
@@ -62,6 +68,21 @@ def transfer_registration(registration_id, user_id, to_email, blood_type, emerge
     return registration
 
 
+def _transfers_given(race_id, user_id):
+    return db.session.scalar(
+        select(func.count(Transfer.id)).join(Registration, Registration.id == Transfer.registration_id)
+        .where(Transfer.from_user_id == int(user_id), Registration.race_id == race_id))
+
+
+def transferred_away(race_id):
+    """(user id, bucket id, arrival) of every runner who gave a bib of this race away, for rebuilding the line."""
+    return db.session.execute(
+        select(Transfer.from_user_id, Registration.bucket_id, Hold.arrival)
+        .join(Registration, Registration.id == Transfer.registration_id).join(Hold, Hold.id == Registration.hold_id)
+        .where(Registration.race_id == race_id).order_by(Transfer.id)
+    ).all()
+
+
 def _holds_a_place(race_id, user_id):
     live_hold = select(Hold.id).where(Hold.race_id == race_id, Hold.user_id == user_id,
                                       Hold.status.in_(("active", "confirmed")))
@@ -72,7 +93,7 @@ def _holds_a_place(race_id, user_id):
 
 def _undo_claim(race_id, recipient_id, registration_id):
     db.session.rollback()
-    line.transition(race_id, recipient_id, "R", "X", "left", hold_id=str(registration_id))
+    line.end_place(race_id, recipient_id, (Kind.REGISTERED,), "left", hold_id=str(registration_id))
 
 
 def transfers_of(registration_id):

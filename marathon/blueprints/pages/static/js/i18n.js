@@ -39,6 +39,8 @@ const STRINGS = {
     reason_email_taken: "이미 가입된 이메일입니다.", reason_identity_taken: "이미 가입된 사람입니다 (이름·생년월일·전화번호).",
     reason_bad_pow: "브라우저 확인에 실패했습니다. 다시 시도해 주세요.", reason_refund_window_closed: "환불 기간이 지났습니다.",
     reason_recipient_registered: "받는 사람이 이미 참가 신청을 했습니다.", reason_transfer_closed: "양도 기간이 지났습니다.",
+    reason_transferred_away: "이 대회의 참가권을 양도하셨으므로 다시 대기열에 들어갈 수 없습니다.",
+    reason_transfer_limit: "이 대회에서는 한 번만 양도할 수 있습니다.",
   },
   en: {
     brand: "Marathon entry", brand_admin: "Marathon admin", sign_out: "Sign out", sign_in: "Sign in", sign_up: "Sign up",
