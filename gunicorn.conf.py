@@ -10,7 +10,7 @@ workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 worker_connections = int(os.environ.get("WORKER_CONNECTIONS", "16000"))
 # the click at the opening arrives all at once: the listen backlog absorbs it
 backlog = int(os.environ.get("WEB_BACKLOG", "16384"))
-# outlast the longest polling interval (retry_after_s is at most 10 s)
+# outlast the longest polling interval (retry_after_s is at most 30 s)
 keepalive = int(os.environ.get("WEB_KEEPALIVE", "75"))
 # a gevent worker's heartbeat is a greenlet: give it room behind the opening's burst before the arbiter kills it
 timeout = int(os.environ.get("WEB_TIMEOUT", "120"))
