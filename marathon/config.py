@@ -87,6 +87,10 @@ class Config:
     # proof of work (ALTCHA): the HMAC key defaults to one derived from SECRET_KEY
     ALTCHA_HMAC_KEY = None
     POW_CHALLENGE_SECONDS = 300
+    # ALTCHA v2, PBKDF2/SHA-256: iterations of one attempt (the server pays one at each challenge), and how many
+    # difficulty points one attempt is worth (the counter's bound is pow_difficulty / this; README "Fair play")
+    POW_ITERATIONS = 1000
+    POW_DIFFICULTY_PER_ATTEMPT = 10
     # challenges asked per second of one race above which the difficulty doubles (x4 above 4 times this)
     POW_SPIKE_PER_S = 300
 
