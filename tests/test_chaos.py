@@ -4,6 +4,7 @@ place is sold twice, no acknowledged join or hold is lost (except the documented
 every refusal is a 503 with Retry-After, never a 500, and the service heals without a restart."""
 import signal
 import sqlite3
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -18,14 +19,18 @@ from sqlalchemy.engine import make_url
 from marathon import create_app
 from marathon.blueprints.lines.keys import RaceKeys
 from marathon.blueprints.lines.models import LineEntry
-from marathon.blueprints.registrations.models import Hold
+from marathon.blueprints.payment import services as payment
+from marathon.blueprints.payment import sweeper
+from marathon.blueprints.payment.providers import provider
+from marathon.blueprints.registrations.models import Hold, Registration
 from marathon.core.clock import SystemClock
 from marathon.extensions import db, redis_store
 from marathon.tooling.redis_server import free_port, RedisServer
 from tests.chaos_tools import Rush, TcpProxy, assert_promise_kept, make_runners, places, settled
 from tests.conftest import _empty_tables
-from tests.factories import make_race
+from tests.factories import make_race, run_rounds
 from tests.processes import http, start, stop, wait_until
+from tests.support import api
 
 pytestmark = pytest.mark.chaos
 
@@ -353,3 +358,82 @@ def test_redis_killed_with_sigkill_loses_nothing_acknowledged(chaos, stack):
     assert rebuilt, "no worker noticed the new redis-server and rebuilt the race"
     _report("Redis SIGKILL + restart from AOF (everysec)", rush, holds=len(seen["holds"]),
             waiting=len(seen["in_line"]))
+
+
+@pytest.mark.parametrize("finisher", ["sweep", "confirm"])
+def test_crash_between_the_charge_and_the_registration(chaos, stack, finisher):
+    """A web process is SIGKILLed after the provider charged a runner and before anything recorded it (the failpoint
+    `after_charge`: PostgreSQL's fast confirm, or the general path on SQLite). The order stays `confirming`; the
+    sweeper (`flask payments sweep`, which the workers run every 30 s) or the runner's repeated confirm finishes it:
+    one registration, and the provider asked again with the same idempotency key, so the gateway charges once."""
+    slug = f"crash-{finisher}"
+    with chaos.app_context():
+        make_race(SystemClock(), slug=slug, opens_in_s=-5, buckets=(("10K", "5", 3),))
+        ((user_id, token),) = make_runners(1, slug)
+    client = chaos.test_client()
+    headers = {"Authorization": f"Bearer {token}"}
+    assert api.join(client, headers, race=slug).status_code == 202
+
+    holds = []
+
+    def held():
+        with chaos.app_context():
+            run_rounds()
+        holds.append(api.me(client, headers, race=slug).get_json().get("hold"))
+        return holds[-1]
+    wait_until(held, timeout=30, what="the runner to be admitted")
+    hold = holds[-1]
+    ordered = api.order(client, headers, hold)
+    assert ordered.status_code in (200, 201), ordered.get_json()
+    order_id = ordered.get_json()["order_id"]
+
+    port = free_port()
+    log = stack.logs / f"doomed-web-{finisher}.log"
+    doomed = start("web", stack.settings, log, PORT=port, WEB_CONCURRENCY=1, MARATHON_FAILPOINT="after_charge:120",
+                   **PROCESS_SETTINGS)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(lambda: http("GET", f"{base}/readyz")[0] == 200, what="the doomed web process")
+        answers = []
+
+        def confirm():
+            try:
+                answers.append(http("POST", f"{base}/api/v1/payments/{order_id}/confirm",
+                                    {"payment_key": "fake_crash", "amount": hold["amount"]},
+                                    headers=headers, timeout=60))
+            except OSError as error:  # the process died under the request: no answer, as for a real client
+                answers.append(error)
+        caller = threading.Thread(target=confirm)
+        caller.start()
+        wait_until(lambda: "failpoint after_charge" in log.read_text(), what="the charge to be made")
+        doomed.send_signal(signal.SIGKILL)
+        doomed.wait(10)
+        caller.join(30)
+    finally:
+        stop(doomed)
+    assert answers and not isinstance(answers[0], tuple), f"the runner was answered: {answers}"
+
+    with chaos.app_context():
+        order = payment.find_order(order_id)
+        assert order.status == "confirming" and order.payment_key == "fake_crash"
+        if finisher == "sweep":
+            result = chaos.test_cli_runner().invoke(args=["payments", "sweep", "--older-than", "0"])
+            assert result.exit_code == 0 and "1 registered" in result.output, result.output
+        else:
+            chaos.config["PAYMENT_CLAIM_STALE_SECONDS"] = 0
+    if finisher == "confirm":
+        again = api.confirm(client, headers, order_id, payment_key="fake_crash", amount=hold["amount"])
+        assert again.status_code == 200 and again.get_json()["status"] == "paid", again.get_json()
+    with chaos.app_context():
+        db.session.rollback()
+        order = payment.find_order(order_id)
+        registrations = db.session.execute(select(Registration).filter_by(user_id=user_id)).scalars().all()
+        assert order.status == "paid" and [r.id for r in registrations] == [order.registration_id]
+        calls = [call for call in provider().calls if call[0] == "confirm"]
+        # one call here, with the idempotency key the dead process used (a function of order and payment key only)
+        assert [call[4] for call in calls] == [payment.confirm_key(order)] and provider().charges() == 1
+        assert payment.confirm_key(order) == payment._confirm_key(order_id, "fake_crash")
+        assert redis_store.client.hget(RaceKeys(order.race_id).who, user_id).decode().startswith("R|")
+        assert sweeper.sweep_stuck_orders(0) == {"registered": 0, "refunded": 0, "released": 0, "failed": 0}
+    _report_text = f"{finisher}: order {order.status}, registration {order.registration_id}, {len(calls)} confirm call"
+    print(f"\n[chaos] crash after the charge, finished by {_report_text}")
