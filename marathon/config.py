@@ -32,6 +32,8 @@ def engine_options(settings):
     if uri.startswith("postgresql"):
         if connect_s:
             connect_args.setdefault("connect_timeout", max(2, int(connect_s)))  # libpq reads under 2 as 2
+            # a server gone from the network (sent data never acknowledged) ends the connection after this too
+            connect_args.setdefault("tcp_user_timeout", int(connect_s * 1000))
         if statement_ms:
             connect_args.setdefault("options", f"-c statement_timeout={int(statement_ms)}")
     if connect_args:

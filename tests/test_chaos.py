@@ -158,12 +158,12 @@ def _fault_seen(at_least_s=3.0, **codes):
     return seen
 
 
-def _rush_through(app, stack, slug, inject, heal, fault_seen):
+def _rush_through(app, stack, slug, inject, heal, fault_seen, url=None):
     """120 runners join; the fault is injected while 100 more join and everyone polls (status, /auth/me, /readyz);
     once the clients have seen it, it is healed; the last 80 join; then every bucket must settle by itself.
     Returns (race_id, rush, the places found)."""
     race_id, runners = _race(app, slug)
-    rush = Rush(stack.url, slug)
+    rush = Rush(url or stack.url, slug)
     try:
         rush.join_all(runners[:120], LINES)
         rush.start_polling(runners[-1][1])
@@ -437,3 +437,46 @@ def test_crash_between_the_charge_and_the_registration(chaos, stack, finisher):
         assert sweeper.sweep_stuck_orders(0) == {"registered": 0, "refunded": 0, "released": 0, "failed": 0}
     _report_text = f"{finisher}: order {order.status}, registration {order.registration_id}, {len(calls)} confirm call"
     print(f"\n[chaos] crash after the charge, finished by {_report_text}")
+
+
+def test_a_database_that_hangs_answers_503_within_the_statement_timeout(chaos, stack, settings):
+    """PostgreSQL: another session holds ACCESS EXCLUSIVE locks on users and pace_groups, so every statement touching
+    them waits instead of failing (a hung database, not a refusing one). With DATABASE_STATEMENT_TIMEOUT_MS at 1.5 s,
+    /auth/me and the admissions give up after 1.5 s: the clients get 503 with Retry-After, never a hang (the rush's
+    client gives up after 20 s and counts that as a broken promise); once the locks go, everything settles and no
+    acknowledged join or hold is lost."""
+    if not stack.proxy:
+        pytest.skip("SQLite has no server to hang: its lock waits end at the busy timeout (5 s), which "
+                    "test_database_unreachable_for_a_few_seconds holds past")
+    import psycopg
+
+    hang = {"DATABASE_STATEMENT_TIMEOUT_MS": 1500, **PROCESS_SETTINGS}
+    port = free_port()
+    web = start("web", stack.settings, stack.logs / "hang-web.log", PORT=port, WEB_CONCURRENCY=2, **hang)
+    for index in range(2):
+        stack.start_worker(f"hang-worker-{index}", DATABASE_STATEMENT_TIMEOUT_MS=1500)
+    url = make_url(settings["SQLALCHEMY_DATABASE_URI"])
+    locker = psycopg.connect(host=url.host or "127.0.0.1", port=url.port or 5432, user=url.username,
+                             password=url.password, dbname=url.database)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(lambda: http("GET", f"{base}/readyz")[0] == 200, what="the web process")
+        stack.wait_for_workers(chaos)
+
+        def inject(_race_id):
+            locker.execute("LOCK TABLE users, pace_groups IN ACCESS EXCLUSIVE MODE")
+
+        def heal():
+            locker.rollback()
+
+        _race_id, rush, seen = _rush_through(chaos, stack, "db-hangs", inject, heal, _fault_seen(4.0, me=2),
+                                             url=base)
+    finally:
+        locker.close()
+        stop(web)
+    # /readyz's SELECT 1 touches no locked table: it stays 200 while /auth/me (users) answers 503
+    assert rush.codes["me"][503] >= 2, rush.summary()
+    text = (stack.logs / "hang-web.log").read_text()
+    assert "Traceback" not in text, text[-5000:]
+    _report("database hangs (PostgreSQL, tables locked, statement_timeout 1.5 s)", rush, holds=len(seen["holds"]),
+            waiting=len(seen["in_line"]))
