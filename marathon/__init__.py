@@ -5,7 +5,7 @@ from pathlib import Path
 from flask import Flask
 
 from marathon.cli import register_commands as add_groups
-from marathon.config import config_for
+from marathon.config import config_for, engine_options
 from marathon.core.errors import register_error_handlers
 from marathon.core.limits import init_limiter
 from marathon.core.openapi import serve_swagger_ui
@@ -40,6 +40,7 @@ def create_app(test_config=None):
 
 
 def register_extensions(app):
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(app.config)
     db.init_app(app)
     migrate.init_app(app, db, directory=str(Path(app.root_path).parent / "migrations"))
     jwt.init_app(app)

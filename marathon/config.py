@@ -21,6 +21,28 @@ def database_url(url):
     return url
 
 
+def engine_options(settings):
+    """SQLAlchemy engine options with the database time-outs of these settings laid over SQLALCHEMY_ENGINE_OPTIONS:
+    PostgreSQL gets libpq's connect_timeout and the server-side statement_timeout; SQLite its busy timeout."""
+    options = dict(settings.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+    uri = str(settings.get("SQLALCHEMY_DATABASE_URI") or "")
+    connect_s = settings.get("DATABASE_CONNECT_TIMEOUT_S")
+    statement_ms = settings.get("DATABASE_STATEMENT_TIMEOUT_MS")
+    connect_args = dict(options.get("connect_args") or {})
+    if uri.startswith("postgresql"):
+        if connect_s:
+            connect_args.setdefault("connect_timeout", max(2, int(connect_s)))  # libpq reads under 2 as 2
+            # a server gone from the network (sent data never acknowledged) ends the connection after this too
+            connect_args.setdefault("tcp_user_timeout", int(connect_s * 1000))
+        if statement_ms:
+            connect_args.setdefault("options", f"-c statement_timeout={int(statement_ms)}")
+    if connect_args:
+        options["connect_args"] = connect_args
+    if connect_s and not uri.startswith("sqlite"):
+        options.setdefault("pool_timeout", connect_s)
+    return options
+
+
 def derived_key(secret, purpose):
     """A key for one purpose, derived from SECRET_KEY, so one leaked key does not give away the others."""
     return hmac.new(secret.encode(), purpose.encode(), hashlib.sha256).hexdigest()
@@ -57,6 +79,11 @@ class Config:
     JWT_SECRET_KEY = "dev-jwt-secret-key-not-for-production-use"
     SQLALCHEMY_DATABASE_URI = f"sqlite:///{INSTANCE_DIR / 'marathon.db'}"
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    # a database that hangs instead of refusing: no statement (lock waits included) runs longer than this on
+    # PostgreSQL, and nobody waits longer than this for a connection (to the server, or from the pool); the request
+    # then answers 503 with Retry-After (marathon.core.errors) instead of hanging
+    DATABASE_STATEMENT_TIMEOUT_MS = 10_000
+    DATABASE_CONNECT_TIMEOUT_S = 5
     REDIS_URL = None
     REDIS_MAX_CONNECTIONS = 64
     REDIS_POOL_TIMEOUT = 5.0
@@ -93,6 +120,10 @@ class Config:
     # proof of work (ALTCHA): the HMAC key defaults to one derived from SECRET_KEY
     ALTCHA_HMAC_KEY = None
     POW_CHALLENGE_SECONDS = 300
+    # ALTCHA v2, PBKDF2/SHA-256: iterations of one attempt (the server pays one at each challenge), and how many
+    # difficulty points one attempt is worth (the counter's bound is pow_difficulty / this; README "Fair play")
+    POW_ITERATIONS = 1000
+    POW_DIFFICULTY_PER_ATTEMPT = 10
     # challenges asked per second of one race above which the difficulty doubles (x4 above 4 times this)
     POW_SPIKE_PER_S = 300
 
@@ -157,7 +188,8 @@ class Config:
         if env.get("DATABASE_URL"):
             settings["SQLALCHEMY_DATABASE_URI"] = database_url(env["DATABASE_URL"])
         for key in ("PROXY_HOPS", "REDIS_MAX_CONNECTIONS", "ADMIT_WINDOW_PER_BUCKET", "LINE_IDLE_SECONDS",
-                    "WEB_MAX_IN_FLIGHT", "ADMISSION_LEASE_MS", "TRANSFERS_PER_RACE", "BODY_READ_TIMEOUT_S"):
+                    "WEB_MAX_IN_FLIGHT", "ADMISSION_LEASE_MS", "TRANSFERS_PER_RACE", "BODY_READ_TIMEOUT_S",
+                    "DATABASE_STATEMENT_TIMEOUT_MS", "DATABASE_CONNECT_TIMEOUT_S", "PAYMENT_CLAIM_STALE_SECONDS"):
             if env.get(key):
                 settings[key] = int(env[key])
         if env.get("RATE_LIMIT_BY_IP"):

@@ -281,11 +281,15 @@ def places(race_id):
 
 
 def settled(race_id, acknowledged):
-    """True once every bucket holds min(capacity, its acknowledged joins) and no batch is pending."""
+    """True once every bucket holds min(capacity, its acknowledged joins, its admission window) and no batch is
+    pending. The window is the pacing's (marathon.admission.pacing): it grows only with payments, and the rush pays
+    nobody, so it stays near its opening value."""
     seen = places(race_id)
     wanted = Counter(acknowledged.values())
+    client = redis_store.client
     for bucket in seen["buckets"]:
-        if bucket.held != min(bucket.capacity, wanted.get(bucket.line, 0)):
+        window = int(client.hget(RaceKeys(race_id).bucket(bucket.id), "window") or bucket.capacity)
+        if bucket.held < min(bucket.capacity, wanted.get(bucket.line, 0), window):
             return False
     return not seen["pending"]
 

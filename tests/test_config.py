@@ -1,7 +1,7 @@
 """Production refuses to start with settings an attacker could use: the fake provider, development or short keys."""
 import pytest
 
-from marathon.config import ConfigError, ProductionConfig
+from marathon.config import config_for, ConfigError, ProductionConfig
 
 GOOD = {"SECRET_KEY": "9f1c2d7a4be35860c1d2e3f4a5b6c7d8", "JWT_SECRET_KEY": "J7kQ2mX9vR4tY8wZ3nB6cF1hL5pS0dG2",
         "DATABASE_URL": "postgresql://x/y", "REDIS_URL": "redis://127.0.0.1:6379/0", "PAYMENT_PROVIDER": "toss",
@@ -45,3 +45,20 @@ def test_fake_payments_in_production_only_when_asked_for_by_name():
     env.pop("PAYMENT_WEBHOOK_SECRET")  # and even then the public development secret is never the webhook's key
     with pytest.raises(ConfigError, match="PAYMENT_WEBHOOK_SECRET"):
         ProductionConfig.from_environment(env)
+
+
+def test_database_time_outs_reach_the_engine():
+    """A hanging database answers 503 instead of hanging: PostgreSQL gets connect, statement and TCP time-outs, the
+    pool a bounded wait; SQLite keeps its own options (its busy timeout bounds lock waits)."""
+    from marathon.config import engine_options
+
+    settings = {"SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True}, "DATABASE_STATEMENT_TIMEOUT_MS": 10_000,
+                "DATABASE_CONNECT_TIMEOUT_S": 5,
+                "SQLALCHEMY_DATABASE_URI": "postgresql+psycopg://u@db/marathon"}
+    assert engine_options(settings) == {
+        "pool_pre_ping": True, "pool_timeout": 5,
+        "connect_args": {"connect_timeout": 5, "tcp_user_timeout": 5000, "options": "-c statement_timeout=10000"}}
+    assert engine_options(settings | {"SQLALCHEMY_DATABASE_URI": "sqlite:///x.db"}) == {"pool_pre_ping": True}
+    env = {"DATABASE_STATEMENT_TIMEOUT_MS": "2500", "DATABASE_CONNECT_TIMEOUT_S": "3"}
+    loaded = config_for("development").from_environment(env)
+    assert (loaded["DATABASE_STATEMENT_TIMEOUT_MS"], loaded["DATABASE_CONNECT_TIMEOUT_S"]) == (2500, 3)

@@ -2,6 +2,8 @@
 import base64
 import json
 
+import altcha
+
 from sqlalchemy import select
 
 from marathon.admission.journal import flush_joins
@@ -11,7 +13,7 @@ from marathon.extensions import db
 from tests.factories import make_race
 from tests.support import api
 
-DIFFICULTY = 2000
+DIFFICULTY = 1000
 
 
 def challenge(client, headers, race="test-race"):
@@ -36,10 +38,25 @@ def test_the_challenge_is_altchas_and_bound_to_runner_and_race(app, client, user
         make_race(clock, opens_in_s=-1, pow_difficulty=DIFFICULTY)
     user = users.signup()
     found = challenge(client, users.headers(user["email"]))
-    assert found["required"] is True and found["algorithm"] == "SHA-256"
-    assert found["maxnumber"] == DIFFICULTY and found["maxNumber"] == DIFFICULTY
-    assert {"challenge", "salt", "signature", "expires_at"} <= set(found)
-    assert f"user={user['id']}" in found["salt"] and "race=" in found["salt"] and "expires=" in found["salt"]
+    parameters = found["parameters"]
+    assert found["required"] is True and parameters["algorithm"] == "PBKDF2/SHA-256" and found["signature"]
+    assert parameters["cost"] == app.config["POW_ITERATIONS"] and parameters["keySignature"]
+    assert parameters["data"]["user"] == str(user["id"]) and found["difficulty"] == DIFFICULTY
+    # the counter the solver must reach lies in the upper half of the range
+    assert found["max_counter"] == DIFFICULTY // app.config["POW_DIFFICULTY_PER_ATTEMPT"]
+    solution = altcha.solve_challenge(altcha.Challenge.from_dict(found))
+    assert found["max_counter"] // 2 <= solution.counter <= found["max_counter"]
+    assert {"race", "user", "t", "expires"} <= set(parameters["data"]) and "expires_at" in found
+
+
+def test_the_altcha_package_verifies_our_challenges(app, client, users, clock):
+    """What the join accepts is what the altcha package itself verifies (the widget's payload is the same)."""
+    with app.app_context():
+        make_race(clock, opens_in_s=-1, pow_difficulty=DIFFICULTY)
+        payload = proof.solve(challenge(client, users.headers()))
+        assert altcha.verify_solution(payload, proof.hmac_key(), hmac_key_secret=proof.key_signing_key()).verified
+        # and without the derived key's signature, by deriving the key again
+        assert altcha.verify_solution(payload, proof.hmac_key()).verified
     assert client.get("/api/v1/races/test-race/pow").status_code == 401
 
 
@@ -65,6 +82,7 @@ def test_missing_and_malformed_proofs(app, client, users, clock):
     refused(join(client, headers, "not base64 at all!"))
     refused(join(client, headers, base64.b64encode(b"[1, 2]").decode()))
     refused(join(client, headers, base64.b64encode(b'{"salt": "x"}').decode()))
+    refused(join(client, headers, base64.b64encode(b'{"challenge": {"parameters": 1}, "solution": {}}').decode()))
 
 
 def test_forged_proofs(app, client, users, clock):
@@ -74,19 +92,30 @@ def test_forged_proofs(app, client, users, clock):
     found = challenge(client, headers)
     good = json.loads(base64.b64decode(proof.solve(found)))
 
-    def encoded(**changes):
-        return base64.b64encode(json.dumps(good | changes).encode()).decode()
+    def encoded(solution=None, parameters=None):
+        changed = {"challenge": {"parameters": good["challenge"]["parameters"] | (parameters or {}),
+                                 "signature": good["challenge"]["signature"]},
+                   "solution": good["solution"] | (solution or {})}
+        return base64.b64encode(json.dumps(changed).encode()).decode()
 
-    assert "does not verify" in refused(join(client, headers, encoded(number=good["number"] + 1)))
-    # another runner's id spliced into the salt breaks the challenge hash and the signature
-    other_salt = good["salt"].replace("user=", "user=9")
-    refused(join(client, headers, encoded(salt=other_salt)))
+    wrong_key = ("0" if good["solution"]["derivedKey"][0] != "0" else "1") + good["solution"]["derivedKey"][1:]
+    assert "does not verify" in refused(join(client, headers, encoded(solution={"derivedKey": wrong_key})))
+    # another runner's id in the signed data breaks the signature
+    other = good["challenge"]["parameters"]["data"] | {"user": "9" + good["challenge"]["parameters"]["data"]["user"]}
+    assert "does not verify" in refused(join(client, headers, encoded(parameters={"data": other})))
+    # cheaper work than was asked for breaks it too
+    assert "does not verify" in refused(join(client, headers, encoded(parameters={"cost": 1})))
+    # without the derived key's signature the server would have to derive the key itself: refused outright
+    stripped = dict(good["challenge"]["parameters"])
+    del stripped["keySignature"]
+    bare = {"challenge": {"parameters": stripped, "signature": good["challenge"]["signature"]},
+            "solution": good["solution"]}
+    refused(join(client, headers, base64.b64encode(json.dumps(bare).encode()).decode()))
     # a challenge for this runner and race, but signed with some other key
-    race_id, user_id = (params := dict(p.split("=") for p in good["salt"].split("?")[1].strip("&").split("&")))[
-        "race"], params["user"]
+    data = good["challenge"]["parameters"]["data"]
     with app.app_context():
         app.config["ALTCHA_HMAC_KEY"] = "someone else's key"
-        forged = proof.issue_challenge(race_id, user_id, DIFFICULTY, "jti")
+        forged = proof.issue_challenge(data["race"], data["user"], DIFFICULTY, "jti")
         app.config["ALTCHA_HMAC_KEY"] = None
     assert "does not verify" in refused(join(client, headers, proof.solve(forged)))
     assert join(client, headers, encoded()).status_code == 202
@@ -138,13 +167,13 @@ def test_difficulty_rises_while_arrivals_spike(app, client, users, clock):
         make_race(clock, opens_in_s=-1, pow_difficulty=DIFFICULTY)
     headers = users.headers()
     clock.set(clock.now().replace(microsecond=0))
-    calm = [challenge(client, headers)["maxnumber"] for _ in range(4)]
+    calm = [challenge(client, headers)["difficulty"] for _ in range(4)]
     clock.advance(1)
-    busy = [challenge(client, headers)["maxnumber"] for _ in range(13)]
+    busy = [challenge(client, headers)["difficulty"] for _ in range(13)]
     clock.advance(1)
-    storm = challenge(client, headers)["maxnumber"]
+    storm = challenge(client, headers)["difficulty"]
     clock.advance(5)
-    after = challenge(client, headers)["maxnumber"]
+    after = challenge(client, headers)["difficulty"]
     assert calm == [DIFFICULTY] * 4
     assert busy == [2 * DIFFICULTY] * 13
     assert storm == 4 * DIFFICULTY and after == DIFFICULTY

@@ -69,3 +69,40 @@ def test_a_worker_round_heals_a_redis_that_lost_the_race(app, client, users, clo
     clock.advance(10)
     assert me(client, headers[0]).get_json()["status"] == "admitted"
     assert me(client, headers[1]).get_json()["position"] == 1
+
+
+def test_a_round_on_a_restarted_redis_rebuilds_the_race_and_tells_nobody_meanwhile(app, client, users, clock):
+    """A redis-server restarted from its AOF keeps the race but may miss its last second: the round sees a new run_id
+    and rebuilds. While the sale hash is away a held runner asking for status is not told (no hold_s to tell)."""
+    from marathon.blueprints.lines.keys import RaceKeys
+    from marathon.extensions import redis_store
+
+    with app.app_context():
+        race_id = make_race(clock, opens_in_s=-1, buckets=(("10K", "5", 1),)).id
+    holder, waiter = users.headers(), users.headers()
+    for headers in (holder, waiter):
+        assert join(client, headers).status_code == 202
+    with app.app_context():
+        run_rounds(2)
+        keys = RaceKeys(race_id)
+        client_ = redis_store.client
+        assert client_.get(keys.redis_run).decode() == client_.info("server")["run_id"]
+        # the sale hash away (a rebuild under way): status answers, but tells no hold
+        sale = client_.hgetall(keys.sale)
+        client_.delete(keys.sale)
+    clock.advance(10)
+    untold = me(client, holder).get_json()
+    assert untold["status"] == "admitted"
+    with app.app_context():
+        assert client_.xlen(keys.told) == 0
+        client_.hset(keys.sale, mapping=sale)
+        # as after a restart: the run_id recorded is another server's, and a waiting runner's place was lost
+        client_.set(keys.redis_run, "an-earlier-redis-server")
+        waiting_user = next(int(u) for u, v in client_.hgetall(keys.who).items() if v.startswith(b"L|"))
+        client_.hdel(keys.who, waiting_user)
+        client_.zrem(keys.line(db.session.get(Hold, untold["hold"]["id"]).bucket_id), waiting_user)
+        run_rounds(1)
+        assert client_.hget(keys.who, waiting_user).startswith(b"L|")
+        assert client_.get(keys.redis_run).decode() == client_.info("server")["run_id"]
+    clock.advance(60)
+    assert me(client, waiter).get_json()["status"] == "waiting"

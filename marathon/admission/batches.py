@@ -1,8 +1,6 @@
 """Admission: the workers pop the heads of the lines in batches and turn them into holds in the database."""
 import logging
-import os
 import secrets
-import time
 from datetime import datetime, timedelta, timezone
 
 from flask import current_app
@@ -21,6 +19,7 @@ from marathon.blueprints.registrations.models import Hold
 from marathon.blueprints.registrations.services import holds_created
 from marathon.core import metrics
 from marathon.core.clock import now, to_ms
+from marathon.core.faults import failpoint
 from marathon.extensions import db, redis_store
 
 log = logging.getLogger(__name__)
@@ -122,13 +121,6 @@ def _admit(race, bucket_id, lease):
     return admitted
 
 
-def _failpoint(name):
-    """Fault injection for the crash tests: MARATHON_FAILPOINT=name:seconds pauses here so a test can kill us."""
-    spec = os.environ.get("MARATHON_FAILPOINT", "")
-    if spec.startswith(name + ":"):
-        time.sleep(float(spec.split(":", 1)[1]))
-
-
 def _idle_seconds():
     return current_app.config.get("LINE_IDLE_SECONDS", 30)
 
@@ -141,7 +133,7 @@ def _finish_pending(race, bucket_id, lease):
     if not pending:
         return 0
     arrivals = {user: int(value.split("|")[0]) for user, value in pending.items()}
-    _failpoint("after_pop")
+    failpoint("after_pop")
     moment = now()
     bucket = db.session.execute(
         select(PaceGroup).filter_by(id=bucket_id).with_for_update().execution_options(populate_existing=True)
@@ -186,9 +178,9 @@ def _finish_pending(race, bucket_id, lease):
             update(LineEntry).where(LineEntry.bucket_id == bucket_id, LineEntry.arrival.in_([arrivals[u] for u in take]))
             .values(status="admitted")
         )
-    _failpoint("before_commit")  # a slow commit: the lease is renewed meanwhile
+    failpoint("before_commit")  # a slow commit: the lease is renewed meanwhile
     db.session.commit()
-    _failpoint("after_commit")
+    failpoint("after_commit")
     metrics.admitted(race.id, line_name(bucket_id), len(created))
     places = {}
     for hold_id, user in created:

@@ -32,10 +32,7 @@ def race_round(race_id):
             if race is None:
                 redis_store.client.srem(keys.active, race_id)
                 return
-            if not redis_store.client.exists(keys.sale):
-                # Redis lost the race (restarted without its data): rebuild it from the database
-                log.warning("race %s missing from Redis: reconciling from the database", race_id)
-                journal.reconcile(race)
+            rebuild_if_redis_lost(race, keys)
             state = race.sale_state(now())
             if not race.shuffled_at and (state == "open" or now() >= race.sale_opens_at):
                 policies.open_sale(race)
@@ -53,6 +50,32 @@ def race_round(race_id):
         # the worker keeps one app context for all jobs: never hand a failed transaction to the next job
         db.session.remove()
         redis_store.client.delete(keys.lock("round-queued"))
+
+
+def rebuild_if_redis_lost(race, keys):
+    """Rebuild the race in Redis from the database when Redis lost it whole (restarted empty, flushed) or in part
+    (killed, then restarted from an AOF that misses up to a second of writes: its run_id is new). While it is
+    rebuilt the race's sale hash is absent, so joins, leaves and status answer 503 line_unavailable."""
+    client = redis_store.client
+    with client.pipeline(transaction=False) as pipe:
+        pipe.exists(keys.sale)
+        pipe.get(keys.redis_run)
+        pipe.info("server")
+        published, known_run, server = pipe.execute()
+    run_id = server["run_id"]
+    if published and known_run is None:
+        client.set(keys.redis_run, run_id)  # first round on this server (or the first since this check exists)
+        return
+    if published and text(known_run) == run_id:
+        return
+    if published:
+        log.warning("race %s: Redis restarted (run %s) and may miss its last writes: rebuilding from the database",
+                    race.id, run_id)
+        client.delete(keys.sale)
+    else:
+        log.warning("race %s missing from Redis: reconciling from the database", race.id)
+    journal.reconcile(race)
+    client.set(keys.redis_run, run_id)
 
 
 def admit(race_id, bucket_id):

@@ -76,22 +76,24 @@ def test_admin_page_refuses_a_runner_account(stack, desktop):
 
 
 def test_the_page_solves_an_altcha_challenge_that_the_altcha_package_accepts(stack, phone):
-    from altcha.v1 import ChallengeOptions, create_challenge, verify_solution
+    import altcha
 
-    key = "test hmac key"
-    challenge = create_challenge(ChallengeOptions(hmac_key=key, max_number=50_000))
+    key, key_key = "test hmac key", "test derived key's key"
+    challenge = altcha.create_challenge("PBKDF2/SHA-256", 1000, counter=300, hmac_secret=key,
+                                        hmac_key_secret=key_key).to_dict()
     phone.goto(stack.base + "/")
     payload = phone.evaluate(
         """async (challenge) => {
              const { solve } = await import('/pages/static/js/pow.js');
              return solve(challenge);
            }""",
-        challenge.to_dict(),
+        challenge | {"max_counter": 400},
     )
     decoded = json.loads(base64.b64decode(payload))
-    assert set(decoded) >= {"algorithm", "challenge", "number", "salt", "signature"}
-    verified, error = verify_solution(payload, key, check_expires=True)
-    assert verified, error
+    assert decoded["challenge"] == challenge and decoded["solution"]["counter"] == 300
+    assert altcha.verify_solution(payload, key, hmac_key_secret=key_key).verified
+    # the slow path (the key derived again) agrees: the browser's PBKDF2 is the package's
+    assert altcha.verify_solution(payload, key).verified
 
 
 def test_an_expired_access_token_is_refreshed_and_a_dead_session_signs_out(stack, phone):

@@ -6,19 +6,23 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from flask import current_app
+
 from marathon.admission import journal
 from marathon.blueprints.auth import services as accounts
+from marathon.blueprints.fairplay.proof import max_counter
 from marathon.blueprints.lines import engine as line
 from marathon.blueprints.payment import refunds
 from marathon.blueprints.races import services as races
 from marathon.blueprints.registrations import services as registrations
 from marathon.core.errors import DomainError
 
-# Measured (README, "Fair play"): altcha-lib's solver (the ALTCHA widget's, on WebCrypto) in V8 does about 21 SHA-256
-# per millisecond in one worker on this project's kind of machine; an honest solve needs on average difficulty / 2 of
-# them, and the widget splits the range over at most 16 workers.
-BROWSER_HASHES_PER_MS = 21
-BROWSER_MAX_WORKERS = 16
+# Measured (README, "Fair play", bench/pow_cost.py): the page's pow.js in headless Chromium on this project's kind of
+# machine takes about 0.25 ms an attempt (one PBKDF2/SHA-256 of POW_ITERATIONS = 1000, four in flight); an honest solve
+# tries at least half of the counter's range (proof.issue_challenge picks the counter in its upper half).
+BROWSER_MS_PER_ATTEMPT = 0.25
+# a browser on a fast desktop may be this many times quicker than that
+FASTEST_BROWSER_FACTOR = 4
 SIGNUP_WINDOW = timedelta(hours=1)
 # weight, and the threshold of each signal
 YOUNG_ACCOUNT = (3, timedelta(hours=1))
@@ -27,7 +31,7 @@ SAME_IP_SIGNUPS = (2, 5)       # signups from one address within SIGNUP_WINDOW o
 SAME_NET_SIGNUPS = (1, 20)     # from one /24 (IPv4) or /64 (IPv6)
 ACCOUNTS_PER_IP = (1, 20)      # accounts that joined this race from one address (carriers share addresses: low)
 OPENING_CLICK = (2, 100)       # joined within this many ms after the opening
-FAST_POW = (3, 50)             # challenge to join under max(this many ms, 1/10 of the fastest browser's average)
+FAST_POW = (3, 50)             # challenge to join under max(this many ms, the fastest browser's least time)
 SCRIPT_CADENCE = (2, 10, 0.8)  # at least 10 polls, 80% of them right at retry_after_s
 EARLY_POLLS = (1, 5)           # asked for status too soon this many times
 
@@ -53,15 +57,16 @@ class Suspect:
 
 
 def fast_pow_ms(difficulty):
-    """Below this time (ms) from challenge to join, a proof of work at this difficulty was faster than a browser: the
-    time holds two network round trips, and even a 16-worker browser averages ten times more (about 5% of its
-    solves land there by luck: one signal among several, never a verdict)."""
-    return max(FAST_POW[1], int(browser_ms(difficulty) / BROWSER_MAX_WORKERS / 10))
+    """Below this time (ms) from challenge to join, a proof of work at this difficulty was faster than any browser:
+    the counter lies in the upper half of its range, so even a browser FASTEST_BROWSER_FACTOR times quicker than the
+    measured one needs this long (one signal among several, never a verdict)."""
+    least = max_counter(difficulty, current_app.config["POW_DIFFICULTY_PER_ATTEMPT"]) // 2 * BROWSER_MS_PER_ATTEMPT
+    return max(FAST_POW[1], int(least / FASTEST_BROWSER_FACTOR))
 
 
 def browser_ms(difficulty):
-    """A one-worker browser's average solve time at this difficulty (ms)."""
-    return difficulty / 2 / BROWSER_HASHES_PER_MS
+    """The measured browser's average solve time at this difficulty (ms): 3/4 of the counter's range."""
+    return 0.75 * max_counter(difficulty, current_app.config["POW_DIFFICULTY_PER_ATTEMPT"]) * BROWSER_MS_PER_ATTEMPT
 
 
 def network_of(ip):
@@ -148,7 +153,7 @@ def _join_signals(suspect, entry, race, joiners_per_ip):
         suspect.flag(OPENING_CLICK[0], f"joined {after_opening_ms:.0f} ms after the opening")
     if entry["pow_ms"] is not None and race.pow_difficulty and entry["pow_ms"] < fast_pow_ms(race.pow_difficulty):
         suspect.flag(FAST_POW[0], f"proof of work solved and sent in {entry['pow_ms']} ms (a browser needs about "
-                                  f"{browser_ms(race.pow_difficulty):.0f} ms in one worker)")
+                                  f"{browser_ms(race.pow_difficulty):.0f} ms)")
 
 
 def _cadence_signals(suspect, counts):

@@ -21,6 +21,11 @@ class RaceKeys:
         return self._key("sale")
 
     @property
+    def redis_run(self):
+        """STRING: the run_id of the redis-server the race was last known whole on (a new one: rebuilt from AOF)."""
+        return self._key("run")
+
+    @property
     def buckets(self):
         """HASH: line name ('10K/5') -> bucket id."""
         return self._key("buckets")

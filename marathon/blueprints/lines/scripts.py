@@ -208,10 +208,12 @@ if kind == 'L' then
   result = {'L', b[5] or '', arrival, ahead, retry, eta, in_lobby}
 elseif kind == 'H' then
   local expires, told = tonumber(f[5]), tonumber(f[7]) or 0
-  if told == 0 then
+  local hold_s = tonumber(redis.call('HGET', KEYS[5], 'hold_s'))
+  -- a race being rebuilt (its sale hash not back yet) tells nobody: without hold_s the hold would end now
+  if told == 0 and hold_s then
     -- told now, as this answer leaves (a poll that waited inside the server tells its runner only now)
     local answered = tonumber(ARGV[9]) or now
-    local by = answered + 1000 * (tonumber(redis.call('HGET', KEYS[5], 'hold_s')) or 0)
+    local by = answered + 1000 * hold_s
     if by < expires then expires = by end
     redis.call('HSET', KEYS[1], user, held(bid, arrival, f[4], expires, f[6], answered))
     redis.call('XADD', KEYS[7], '*', 'h', f[4], 'e', expires)

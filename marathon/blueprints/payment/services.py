@@ -17,6 +17,7 @@ from marathon.blueprints.registrations.services import HoldExpired
 from marathon.core.clock import now, to_ms
 from marathon.core.errors import DomainError, NotFound
 from marathon.core.group_commit import GroupCommit
+from marathon.core.faults import failpoint
 from marathon.core.ids import record_id
 from marathon.extensions import db, redis_store
 
@@ -153,6 +154,8 @@ def _quick_confirm(order_id, user_id, payment_key, amount, blood_type, emergency
     except Exception as error:
         _release(db.session.get(Order, order_pk), getattr(error, "reason", None) or "error")
         raise
+    failpoint("after_charge")  # charged, nothing recorded yet: the crash the sweeper must finish
+
     def register():
         place = registrations.register_hold(hold_id, user_id, blood_type, emergency_contact)
         if place is not None:
@@ -263,6 +266,7 @@ def _charge_and_register(order, blood_type, emergency_contact):
         except Exception as error:
             _release(order, getattr(error, "reason", None) or "error")
             raise
+        failpoint("after_charge")  # charged, nothing recorded yet: the crash the sweeper must finish
         order.status, order.provider_answer = "charged", charge.answer
         db.session.commit()
     return settle_charge(order, blood_type, emergency_contact)
