@@ -168,7 +168,7 @@ def join_waitlist(race_ref, course, pace_group, claims):
         raise DomainError("you are already on a waitlist of this race", "already_waitlisted") from None
     # from now on the line of this bucket stays sold out: its freed places are this waitlist's
     engine.mark_waitlisted(race.id, bucket.id, True)
-    return {"status": "waiting", "line": bucket.line, "position": _position(seat)}
+    return {"status": "waiting", "line": bucket.line, "position": _position(seat), "hold": None}
 
 
 def _seat_of(race_id, user_id):
