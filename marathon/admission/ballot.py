@@ -10,7 +10,7 @@ The first `capacity` entries of a bucket's order win; the rest are its reserve, 
 """
 import hashlib
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
 from marathon.admission.batches import buckets_of
 from marathon.admission.shuffle import shuffle_order
@@ -46,11 +46,14 @@ def draw(race_id):
     by_bucket = {}
     for entry_id, bucket_id in entries:
         by_bucket.setdefault(bucket_id, []).append(entry_id)
+    ranks = []
     for bucket in buckets_of(race_id):
         order = draw_order(race.ballot_seed, bucket.line, by_bucket.get(bucket.id, []))
-        for rank, entry_id in enumerate(order, start=1):
-            db.session.execute(update(BallotEntry).where(BallotEntry.id == entry_id)
-                               .values(status="drawn", rank=rank))
+        ranks += [{"entry": entry_id, "place": rank} for rank, entry_id in enumerate(order, start=1)]
+    if ranks:
+        entries_table = BallotEntry.__table__
+        db.session.execute(update(entries_table).where(entries_table.c.id == bindparam("entry"))
+                           .values(status="drawn", rank=bindparam("place")), ranks)
     race.entries_digest = entries_digest([entry_id for entry_id, _bucket in entries])
     race.drawn_at = now()
     db.session.commit()

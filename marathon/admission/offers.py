@@ -30,6 +30,7 @@ from marathon.extensions import db
 # holds of offers carry a negative arrival (holds are unique per bucket and arrival): -entry id for a ballot entry,
 # -(WAITLIST_ARRIVALS + seat id) for a waitlist seat; so each entry or seat gets at most one hold
 WAITLIST_ARRIVALS = 1_000_000_000
+TAKEN = "taken"
 
 
 def offer_deadline(race, moment):
@@ -68,9 +69,13 @@ def _offer_ballot(race, bucket_id):
         ).scalar_one_or_none()
         if entry is None:
             return made
-        hold_id = _offer(race, bucket_id, entry.user_id, "ballot", -entry.id)
+        still = exists().where(BallotEntry.id == entry.id, BallotEntry.status == "drawn",
+                               BallotEntry.hold_id.is_(None))
+        hold_id = _offer(race, bucket_id, entry.user_id, "ballot", -entry.id, still)
         if hold_id is None:
             return made
+        if hold_id is TAKEN:
+            continue
         if hold_id is False:  # the runner holds a place in this race already
             db.session.execute(update(BallotEntry).where(BallotEntry.id == entry.id).values(status="skipped"))
         else:
@@ -115,9 +120,12 @@ def _offer_waitlist(race, bucket_id):
         ).scalar_one_or_none()
         if seat is None:
             return made
-        hold_id = _offer(race, bucket_id, seat.user_id, "waitlist", -(WAITLIST_ARRIVALS + seat.id))
+        still = exists().where(WaitlistSeat.id == seat.id, WaitlistSeat.status == "waiting")
+        hold_id = _offer(race, bucket_id, seat.user_id, "waitlist", -(WAITLIST_ARRIVALS + seat.id), still)
         if hold_id is None:
             return made
+        if hold_id is TAKEN:
+            continue
         if hold_id is False:
             db.session.execute(update(WaitlistSeat).where(WaitlistSeat.id == seat.id)
                                .values(status="left", left_at=now()))
@@ -137,10 +145,11 @@ def keep_line_sold_out(race_id, bucket_id):
     )
 
 
-def _offer(race, bucket_id, user_id, source, arrival):
+def _offer(race, bucket_id, user_id, source, arrival, still_due):
     """Inside the caller's transaction (which it commits): a hold for this runner if the bucket (locked) has a free
-    place. Returns the hold's id, None without a free place (rolled back), False if the runner already holds a
-    place in this race (rolled back)."""
+    place and the entry or seat is `still_due` (SQL). Returns the hold's id, None without a free place (rolled
+    back), TAKEN when another round served this entry or seat first (rolled back), False if the runner already
+    holds a place in this race (the caller marks the entry or seat)."""
     moment = now()
     bucket = db.session.execute(
         select(PaceGroup).filter_by(id=bucket_id).with_for_update().execution_options(populate_existing=True)
@@ -148,6 +157,10 @@ def _offer(race, bucket_id, user_id, source, arrival):
     if bucket.free <= 0:
         db.session.rollback()
         return None
+    # offers of a bucket are serialised by its row lock: what was chosen before the lock is checked again under it
+    if not db.session.execute(select(still_due)).scalar():
+        db.session.rollback()
+        return TAKEN
     price = db.session.execute(select(Course.price).where(Course.id == bucket.course_id)).scalar_one()
     try:
         with db.session.begin_nested():
