@@ -88,7 +88,9 @@ def stats(race, as_json):
     columns = ("line", "corral", "capacity", "confirmed", "held", "remaining", "waiting", "admitted_total",
                "entries", "winners", "offers_open", "paid", "expired", "waitlist")
     rows = [[str(row[name]) for name in columns] for row in figures["buckets"]]
-    rows.append(["total", ""] + [str(figures["totals"][name]) for name in columns[2:]])
+    totals = figures["totals"]
+    rows.append(["total", ""] + [str(totals.get(name, sum(row[name] for row in figures["buckets"])))
+                                 for name in columns[2:]])
     widths = [max(len(name), *(len(row[index]) for row in rows)) for index, name in enumerate(columns)]
     click.echo(f"{figures['race']} ({figures['sale_state']})")
     click.echo("  ".join(name.ljust(width) for name, width in zip(columns, widths)))

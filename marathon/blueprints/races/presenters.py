@@ -78,7 +78,8 @@ def race_view(race, moment, figures=None):
             remaining = free_places(capacity, counts["held"], counts["confirmed"])
             groups.append({"code": bucket.code, "label": bucket.label, "min_pace_s": bucket.min_pace_s,
                            "max_pace_s": bucket.max_pace_s, "corral": bucket.corral, "capacity": capacity,
-                           "remaining": max(remaining, 0), "waiting": counts.get("waiting", 0)})
+                           "remaining": max(remaining, 0), "waiting": counts.get("waiting", 0),
+                           "sold_out": bucket.sold_out_at is not None and remaining <= 0})
         view["courses"].append({"code": course.code, "name": course.name, "distance_km": course.distance_km,
                                 "price": course.price, "currency": "KRW", "pace_groups": groups})
     view["sale_mode"] = race.sale_mode
@@ -171,7 +172,7 @@ def stats(race):
             row["remaining"] = max(free_places(row["capacity"], row["held"], row["confirmed"]), 0)
             row |= modes.get(bucket.id, dict.fromkeys(MODE_FIGURES, 0))
             rows.append(row)
-    names = ("capacity", "confirmed", "held", "remaining", "waiting", "admitted_total") + MODE_FIGURES
+    names = ("capacity", "confirmed", "held", "remaining", "waiting", "admitted_total")
     totals = {name: sum(row[name] for row in rows) for name in names}
     return {"race": race.slug, "sale_state": race.sale_state(now()), "buckets": rows, "totals": totals}
 

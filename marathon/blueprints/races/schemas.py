@@ -259,15 +259,15 @@ class TotalsSchema(ma.Schema):
     remaining = ma.fields.Integer()
     waiting = ma.fields.Integer()
     admitted_total = ma.fields.Integer()
-    entries = ma.fields.Integer()
-    winners = ma.fields.Integer()
-    offers_open = ma.fields.Integer()
-    paid = ma.fields.Integer()
-    expired = ma.fields.Integer()
-    waitlist = ma.fields.Integer()
 
 
 class BucketFiguresSchema(TotalsSchema):
+    entries = ma.fields.Integer(metadata={"description": "ballot entries (not withdrawn)"})
+    winners = ma.fields.Integer(metadata={"description": "drawn within capacity"})
+    offers_open = ma.fields.Integer(metadata={"description": "ballot and waitlist offers not yet paid or run out"})
+    paid = ma.fields.Integer(metadata={"description": "ballot and waitlist offers paid"})
+    expired = ma.fields.Integer(metadata={"description": "ballot and waitlist offers run out or given back"})
+    waitlist = ma.fields.Integer(metadata={"description": "runners waiting on the waitlist"})
     line = ma.fields.String()
     course = ma.fields.String()
     pace_group = ma.fields.String()
