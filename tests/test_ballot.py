@@ -2,7 +2,14 @@
 import hashlib
 from datetime import timedelta
 
-from tests.factories import run_rounds
+import pytest
+from sqlalchemy.exc import IntegrityError
+
+from marathon.blueprints.fairplay import proof
+from marathon.blueprints.lines.models import BallotEntry
+from marathon.blueprints.races.models import Race
+from marathon.extensions import db
+from tests.factories import bucket, run_rounds
 from tests.race_specs import create, race_spec
 from tests.support.api import confirm, join, order
 
@@ -124,3 +131,32 @@ def test_a_ballot_from_entries_to_offers_paid_and_passed_to_the_reserve(app, cli
     assert row["held"] == 1 and row["confirmed"] == 1
     csv_text = client.get(f"/api/v1/admin/races/{SLUG}/registrations.csv", headers=users.admin_headers()).text
     assert csv_text.splitlines()[0].endswith(",source") and csv_text.splitlines()[1].endswith(",ballot")
+
+
+def test_an_entry_needs_the_races_proof_of_work_once(app, client, users, clock):
+    create(client, users.admin_headers(), ballot_spec(clock, pow_difficulty=2000))
+    clock.advance(120)
+    headers = users.headers()
+    missing = enter(client, headers)
+    assert missing.status_code == 400 and missing.get_json()["reason"] == "bad_pow"
+    payload = proof.solve(client.get(f"/api/v1/races/{SLUG}/pow", headers=headers).get_json())
+    body = {"course": "10K", "pace_group": "5", "pow": payload}
+    assert client.post(f"/api/v1/races/{SLUG}/ballot", json=body, headers=headers).status_code == 202
+    other = users.headers()
+    stolen = client.post(f"/api/v1/races/{SLUG}/ballot", json=body, headers=other)
+    assert stolen.status_code == 400 and stolen.get_json()["reason"] == "bad_pow"
+
+
+def test_the_database_holds_one_entry_per_person_per_race(app, client, users, clock):
+    race = create(client, users.admin_headers(), ballot_spec(clock))
+    user = users.signup()
+    with app.app_context():
+        found = db.session.get(Race, race["id"])
+        first = BallotEntry(race_id=found.id, bucket_id=bucket(found).id, user_id=user["id"], entered_at=clock.now())
+        db.session.add(first)
+        db.session.commit()
+        db.session.add(BallotEntry(race_id=found.id, bucket_id=bucket(found, "5K", "6").id, user_id=user["id"],
+                                   entered_at=clock.now()))
+        with pytest.raises(IntegrityError):
+            db.session.commit()
+        db.session.rollback()
