@@ -176,7 +176,7 @@ function renderPaces() {
   const join = $("#join");
   join.dataset.i18n = choice.race.sale_mode === "ballot" ? "enter_ballot" : "join_line";
   join.textContent = t(join.dataset.i18n);
-  join.hidden = Boolean(group && group.sold_out);
+  // the line still answers for itself (409 sold_out); the waitlist is offered beside it
   $("#waitlist-join").hidden = !(group && group.sold_out);
 }
 
