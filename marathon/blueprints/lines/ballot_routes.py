@@ -4,7 +4,8 @@ from flask.views import MethodView
 
 from marathon.blueprints.lines import ballot
 from marathon.blueprints.lines.schemas import (BallotEnteredSchema, BallotEntrySchema, BallotStatusSchema,
-                                               DrawSchema, WaitlistJoinSchema, WaitlistStatusSchema)
+                                               DrawSchema, NotDrawnSchema, WaitlistJoinSchema,
+                                               WaitlistStatusSchema)
 from marathon.blueprints.ticketing.blueprint import blp
 from marathon.core.limits import per_ip
 from marathon.core.net import client_ip
@@ -54,7 +55,7 @@ class MyBallotEntry(MethodView):
 @blp.route("/races/<race>/draw")
 class Draw(MethodView):
     @blp.response(200, DrawSchema)
-    @blp.alt_response(404, description="not_drawn (the body carries `commitment`)")
+    @blp.alt_response(404, schema=NotDrawnSchema, description="not_drawn (the body carries `commitment`)")
     def get(self, race):
         """The published draw: seed, entries digest and each bucket's order, recomputable as the README shows."""
         return ballot.published_draw(race)

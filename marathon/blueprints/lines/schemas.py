@@ -2,6 +2,8 @@
 import marshmallow as ma
 from marshmallow import validate
 
+from marathon.core.errors import ErrorSchema
+
 
 # field -> (least, most) length, the same bounds as JoinSchema's
 JOIN_LENGTHS = {"course": (1, 10), "pace_group": (1, 20), "pow": (0, 4096)}
@@ -81,6 +83,12 @@ class DrawSchema(ma.Schema):
         "description": "SHA-256 (hex) of all drawn entry ids, ascending, as decimals joined by ','"})
     drawn_at = ma.fields.String()
     buckets = ma.fields.List(ma.fields.Nested(DrawBucketSchema))
+
+
+class NotDrawnSchema(ErrorSchema):
+    """404 not_drawn: the error, with the commitment the draw will be checked against (null outside ballot mode)."""
+
+    commitment = ma.fields.String(allow_none=True)
 
 
 class WaitlistJoinSchema(ma.Schema):
