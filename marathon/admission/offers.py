@@ -46,16 +46,25 @@ def waitlist_waiting(bucket_id):
 
 
 def offer_places(race):
-    """Make the offers the race's free places call for (ballot reserve first, then waitlists); returns how many."""
+    """Make the offers the race's free places call for (ballot reserve first, then waitlists); returns how many.
+    A first-come race without a sold-out bucket costs two queries a round."""
     moment = now()
     if race.sale_state(moment) == "closed":
         return 0
     made = 0
-    for bucket in buckets_of(race.id):
-        if race.sale_mode == "ballot" and race.drawn_at is not None:
-            made += _offer_ballot(race, bucket.id)
-        _mark_sold_out(race, bucket.id)
-        made += _offer_waitlist(race, bucket.id)
+    # (id, sold out already, full now): a bucket's row is read again only when it may change
+    buckets = [(bucket.id, bucket.sold_out_at is not None, bucket.confirmed >= bucket.capacity and not bucket.held)
+               for bucket in buckets_of(race.id)]
+    waiting = waitlist_sizes(race.id)
+    db.session.rollback()
+    ballot_drawn = race.sale_mode == "ballot" and race.drawn_at is not None
+    for bucket_id, sold_out, full in buckets:
+        if ballot_drawn:
+            made += _offer_ballot(race, bucket_id)
+        if sold_out or ((full or ballot_drawn) and _mark_sold_out(race, bucket_id)):
+            line.mark_waitlisted(race.id, bucket_id, bool(waiting.get(bucket_id)))
+            if waiting.get(bucket_id):
+                made += _offer_waitlist(race, bucket_id)
     db.session.rollback()
     return made
 
@@ -85,32 +94,29 @@ def _offer_ballot(race, bucket_id):
 
 
 def _mark_sold_out(race, bucket_id):
-    """Record the moment the bucket is sold out for its line (every place confirmed, none held, no reserve left)."""
+    """Record the moment the bucket is sold out for its line (every place confirmed, none held, no reserve left);
+    returns whether it is."""
     bucket = db.session.get(PaceGroup, bucket_id, populate_existing=True)
-    if bucket.sold_out_at is not None or bucket.confirmed < bucket.capacity or bucket.held > 0:
+    if bucket.sold_out_at is not None:
         db.session.rollback()
-        return
+        return True
+    if bucket.confirmed < bucket.capacity or bucket.held > 0:
+        db.session.rollback()
+        return False
     if race.sale_mode == "ballot":
         reserve_left = db.session.execute(select(exists().where(
             BallotEntry.bucket_id == bucket_id, BallotEntry.status == "drawn", BallotEntry.hold_id.is_(None)))
         ).scalar()
         if race.drawn_at is None or reserve_left:
             db.session.rollback()
-            return
+            return False
     db.session.execute(update(PaceGroup).where(PaceGroup.id == bucket_id, PaceGroup.sold_out_at.is_(None))
                        .values(sold_out_at=now()))
     db.session.commit()
+    return True
 
 
 def _offer_waitlist(race, bucket_id):
-    bucket = db.session.get(PaceGroup, bucket_id, populate_existing=True)
-    waiting = bucket.sold_out_at is not None and db.session.execute(select(waitlist_waiting(bucket_id))).scalar()
-    sold_out = bucket.sold_out_at is not None
-    db.session.rollback()
-    if sold_out:
-        line.mark_waitlisted(race.id, bucket_id, waiting)
-    if not waiting:
-        return 0
     keep_line_sold_out(race.id, bucket_id)
     made = 0
     while True:
