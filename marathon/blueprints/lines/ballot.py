@@ -42,9 +42,9 @@ def _spend_proof(race, user_id, pow_payload):
 def enter_ballot(race_ref, course, pace_group, claims, ip="", pow_payload=None):
     """Enter the caller in one bucket's ballot; returns {status, line, entry_id}. Raises NotFound (race_not_found),
     DomainError 422 unknown_bucket, 403 ballot_not_open, 409 already_entered / already_registered, 400 bad_pow."""
+    ensure_not_revoked(claims)
     race, bucket = _race_and_bucket(race_ref, course, pace_group)
     user_id = int(claims["sub"])
-    ensure_not_revoked(claims)
     if not race.ballot_open(now()):
         raise DomainError("this race takes no ballot entries now", "ballot_not_open", status=403)
     _ensure_no_place(race.id, user_id)
@@ -83,7 +83,9 @@ def _offer_status(hold, when_live):
 
 
 def my_entry(race_ref, claims):
-    """{status, line, entry_id, rank, hold} of the caller's ballot entry; raises NotFound (not_entered)."""
+    """{status, line, entry_id, rank, hold} of the caller's ballot entry; raises NotFound (not_entered), DomainError
+    401 token_revoked."""
+    ensure_not_revoked(claims)
     race = db.session.get(Race, catalogue.lookup(race_ref).race_id)
     user_id = int(claims["sub"])
     entry = _entry_of(race.id, user_id) or db.session.execute(
@@ -111,8 +113,8 @@ def my_entry(race_ref, claims):
 
 def withdraw(race_ref, claims):
     """Withdraw the caller's entry before the draw. Raises NotFound (not_entered), DomainError 409 ballot_closed."""
-    race = db.session.get(Race, catalogue.lookup(race_ref).race_id)
     ensure_not_revoked(claims)
+    race = db.session.get(Race, catalogue.lookup(race_ref).race_id)
     entry = _entry_of(race.id, int(claims["sub"]))
     if entry is None:
         raise NotFound("you have not entered this race's ballot", "not_entered")
@@ -151,9 +153,9 @@ def published_draw(race_ref):
 def join_waitlist(race_ref, course, pace_group, claims):
     """Put the caller on a sold-out bucket's waitlist; returns {status, line, position}. Raises NotFound,
     DomainError 422 unknown_bucket, 409 not_sold_out / already_waitlisted / already_registered."""
+    ensure_not_revoked(claims)
     race, bucket = _race_and_bucket(race_ref, course, pace_group)
     user_id = int(claims["sub"])
-    ensure_not_revoked(claims)
     _ensure_no_place(race.id, user_id)
     if _seat_of(race.id, user_id) is not None:
         raise DomainError("you are already on a waitlist of this race", "already_waitlisted")
@@ -186,7 +188,9 @@ def _position(seat):
 
 
 def my_seat(race_ref, claims):
-    """{status, line, position, hold} of the caller's latest waitlist seat; raises NotFound (not_waitlisted)."""
+    """{status, line, position, hold} of the caller's latest waitlist seat; raises NotFound (not_waitlisted),
+    DomainError 401 token_revoked."""
+    ensure_not_revoked(claims)
     race_id = catalogue.lookup(race_ref).race_id
     seat = db.session.execute(
         select(WaitlistSeat).where(WaitlistSeat.race_id == race_id, WaitlistSeat.user_id == int(claims["sub"]))
@@ -209,9 +213,9 @@ def my_seat(race_ref, claims):
 
 def leave_waitlist(race_ref, claims):
     """Take the caller off the race's waitlist (an open offer is given back too). Raises NotFound (not_waitlisted)."""
+    ensure_not_revoked(claims)
     race_id = catalogue.lookup(race_ref).race_id
     user_id = int(claims["sub"])
-    ensure_not_revoked(claims)
     seat = _seat_of(race_id, user_id)
     if seat is None:
         raise NotFound("you are not on a waitlist of this race", "not_waitlisted")
