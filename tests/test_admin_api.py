@@ -95,10 +95,10 @@ def test_registrations_csv_has_one_row_per_registration(app, client, admin, user
     assert "spring-10k-registrations.csv" in response.headers["Content-Disposition"]
     rows = list(csv.reader(io.StringIO(response.get_data(as_text=True))))
     assert rows == [
-        ["bib", "corral", "name", "course", "pace_group", "status", "amount_paid"],
-        ["1", "C", "'=HYPERLINK(\"x\")", "5K", "6", "confirmed", "30000"],
-        ["10001", "A", "Lee, Joon", "10K", "4", "cancelled", "50000"],
-        ["10002", "B", "Kim Minji", "10K", "5", "confirmed", "50000"],
+        ["bib", "corral", "name", "course", "pace_group", "status", "amount_paid", "source"],
+        ["1", "C", "'=HYPERLINK(\"x\")", "5K", "6", "confirmed", "30000", "line"],
+        ["10001", "A", "Lee, Joon", "10K", "4", "cancelled", "50000", "line"],
+        ["10002", "B", "Kim Minji", "10K", "5", "confirmed", "50000", "line"],
     ]
 
 

@@ -73,7 +73,8 @@ def test_stats_table_json_capacity_and_export(runner, clock, tmp_path):
     out = tmp_path / "regs.csv"
     result = runner.invoke(args=["race", "export", "spring-10k", "--out", str(out)])
     assert result.exit_code == 0 and "0 registrations" in result.output
-    assert next(csv.reader(out.open())) == ["bib", "corral", "name", "course", "pace_group", "status", "amount_paid"]
+    assert next(csv.reader(out.open())) == ["bib", "corral", "name", "course", "pace_group", "status", "amount_paid",
+                                          "source"]
 
 
 def test_seed_demo_is_open_with_every_course_and_idempotent(app, runner, client, clock):

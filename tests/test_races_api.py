@@ -43,7 +43,7 @@ def test_detail_by_id_and_by_slug_has_courses_and_buckets(client, race):
     assert {key: ten[key] for key in ("name", "distance_km", "price")} == {"name": "10 km", "distance_km": 10.0,
                                                                         "price": 50000}
     assert ten["pace_groups"][0] == {"code": "4", "label": "4:00-4:59 /km", "min_pace_s": 240, "max_pace_s": 299,
-                                     "corral": "A", "capacity": 5, "remaining": 5, "waiting": 0}
+                                     "corral": "A", "capacity": 5, "remaining": 5, "waiting": 0, "sold_out": False}
     assert "shuffle" not in by_slug
 
 

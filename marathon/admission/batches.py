@@ -4,13 +4,13 @@ import secrets
 from datetime import datetime, timedelta, timezone
 
 from flask import current_app
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import bindparam, exists, func, select, update
 
 from marathon.admission.lease import Lease, LeaseLost
 from marathon.blueprints.lines import engine as line
 from marathon.blueprints.lines.changes import publish_changes
 from marathon.blueprints.lines.keys import RaceKeys, text
-from marathon.blueprints.lines.models import LineEntry
+from marathon.blueprints.lines.models import LineEntry, WaitlistSeat
 from marathon.blueprints.lines.place import Kind, Place
 from marathon.blueprints.lines.rules import admissible
 from marathon.blueprints.races.catalogue import line_name
@@ -94,8 +94,11 @@ def _admit(race, bucket_id, lease):
     """admit_bucket's work, under the lease."""
     keys = RaceKeys(race.id)
     admitted = _finish_pending(race, bucket_id, lease)
-    # nobody is admitted before the lobby's runners have been placed at the head by the shuffle
-    if race.sale_state(now()) != "open" or not race.shuffled_at:
+    # nobody is admitted before the lobby's runners have been placed at the head by the shuffle; a ballot's
+    # places go by offers only, and so do a sold-out bucket's while its waitlist has runners (admission/offers.py)
+    if race.sale_state(now()) != "open" or not race.shuffled_at or race.sale_mode == "ballot":
+        return admitted
+    if _waitlisted(bucket_id):
         return admitted
     idle_ms = int(_idle_seconds() * 1000)
     while True:
@@ -119,6 +122,16 @@ def _admit(race, bucket_id, lease):
     if admitted:
         redis_store.client.hset(keys.bucket(bucket_id), "admitted_ms", to_ms(now()))
     return admitted
+
+
+def _waitlisted(bucket_id):
+    """Whether a bucket sold out for its line has runners on its waitlist (they get its freed places)."""
+    sold_out = db.session.execute(select(PaceGroup.sold_out_at).where(PaceGroup.id == bucket_id)).scalar()
+    waiting = sold_out is not None and db.session.execute(select(exists().where(
+        WaitlistSeat.bucket_id == bucket_id, WaitlistSeat.status == "waiting"))).scalar()
+    db.session.rollback()
+    return bool(waiting)
+
 
 
 def _idle_seconds():

@@ -22,7 +22,8 @@ JOB_OPTIONS = {"result_ttl": 0, "failure_ttl": 3600, "job_timeout": 120}
 
 
 def race_round(race_id):
-    """The race's housekeeping: the opening shuffle, expired holds, the join journal, mirrors and sell-outs."""
+    """The race's housekeeping: the opening shuffle, expired holds, the sale mode's draw and offers, the join journal,
+    mirrors and sell-outs."""
     keys = RaceKeys(race_id)
     try:
         with admission.Lock(keys.lock("round")) as locked:
@@ -38,6 +39,7 @@ def race_round(race_id):
                 policies.open_sale(race)
             admission.shorten_told_holds(race_id)
             admission.expire_holds(race_id)
+            policies.make_offers(race)
             journal.flush_joins(race_id)
             buckets = admission.buckets_of(race_id)
             with redis_store.client.pipeline() as pipe:

@@ -1,4 +1,5 @@
 """One error shape for every failure: flask-smorest's JSON, plus a machine-readable reason."""
+import json
 import logging
 
 import marshmallow as ma
@@ -30,8 +31,9 @@ class DomainError(Exception):
     status = 409
     reason = None
 
-    def __init__(self, message, reason=None, status=None, headers=None, errors=None):
+    def __init__(self, message, reason=None, status=None, headers=None, errors=None, extra=None):
         super().__init__(message)
+        self.extra = extra or {}
         self.message = message
         self.reason = reason or self.reason
         self.status = status or self.status
@@ -106,7 +108,10 @@ def _rate_limited(error):
 
 
 def _domain_error(error):
-    return error_response(error.status, error.message, error.reason, error.errors, error.headers)
+    response = error_response(error.status, error.message, error.reason, error.errors, error.headers)
+    if error.extra:  # more fields a client needs beside the error, e.g. a draw's commitment with not_drawn
+        response.set_data(json.dumps(dict(response.get_json(), **error.extra)))
+    return response
 
 
 def _unavailable(error):

@@ -213,11 +213,22 @@ def claim_registered(race_id, user_id, bucket_id, arrival, registration_id):
 
 
 def mark_place_freed(race_id, user_id, bucket_id, reason):
-    """A cancelled or voided registration: the runner has no place, and the bucket is no longer sold out."""
+    """A cancelled or voided registration: the runner has no place, and the bucket is no longer sold out, unless
+    its waitlist has runners (they get the place: marathon.admission.offers)."""
     keys = RaceKeys(race_id)
     end_place(race_id, user_id, (Kind.REGISTERED, Kind.HELD), reason)
-    redis_store.client.hset(keys.bucket(bucket_id), "soldout", "0")
+    if redis_store.client.hget(keys.bucket(bucket_id), "waitlist") != b"1":
+        redis_store.client.hset(keys.bucket(bucket_id), "soldout", "0")
     publish_changes(race_id, [user_id])
+
+
+def mark_waitlisted(race_id, bucket_id, waiting):
+    """Mirror whether a sold-out bucket's waitlist has runners: while it has, the line stays sold out."""
+    keys = RaceKeys(race_id)
+    if waiting:
+        redis_store.client.hset(keys.bucket(bucket_id), mapping={"waitlist": "1", "soldout": "1"})
+    else:
+        redis_store.client.hset(keys.bucket(bucket_id), "waitlist", "0")
 
 
 def publish_race(race):

@@ -15,6 +15,9 @@ def join(race, course, pace_group, claims, ip="", pow_payload=None):
     script's refusals)."""
     entry = catalogue.lookup(race)
     bucket_id = catalogue.bucket_id(entry, course, pace_group)
+    if entry.sale_mode == "ballot":
+        raise DomainError("this race fills its places by ballot: enter the ballot instead", "sale_not_open",
+                          status=403)
     proof = proof_of_work.verify(entry.race_id, claims["sub"], pow_payload) if entry.pow_difficulty else None
     joined = engine.join(entry.race_id, bucket_id, claims["sub"], claims["jti"], ip=ip, proof=proof)
     return dict(joined, line=line_of(course, pace_group))

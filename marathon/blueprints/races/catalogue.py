@@ -25,6 +25,7 @@ class RaceEntry:
     slug: str
     buckets: dict  # (course code, pace group code) -> bucket id
     pow_difficulty: int
+    sale_mode: str = "first_come"
 
 
 def _cache():
@@ -51,6 +52,7 @@ def _load(cache, ref):
         race.id, race.slug,
         {(course.code, bucket.code): bucket.id for course in race.courses for bucket in course.pace_groups},
         race.pow_difficulty,
+        race.sale_mode,
     )
     db.session.rollback()
     cache[ref] = (time.monotonic() + TTL_S, entry)

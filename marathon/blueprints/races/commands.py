@@ -11,7 +11,8 @@ from flask import current_app
 from flask.cli import AppGroup
 from flask_jwt_extended import create_access_token
 
-from marathon.admission import journal
+from marathon.admission import ballot, journal, offers
+from marathon.admission.batches import race_of
 from marathon.blueprints.auth import services as accounts
 from marathon.blueprints.races import presenters as race_views
 from marathon.blueprints.races import services as races
@@ -84,15 +85,30 @@ def stats(race, as_json):
     if as_json:
         click.echo(json.dumps(figures, indent=2))
         return
-    columns = ("line", "corral", "capacity", "confirmed", "held", "remaining", "waiting", "admitted_total")
+    columns = ("line", "corral", "capacity", "confirmed", "held", "remaining", "waiting", "admitted_total",
+               "entries", "winners", "offers_open", "paid", "expired", "waitlist")
     rows = [[str(row[name]) for name in columns] for row in figures["buckets"]]
-    rows.append(["total", ""] + [str(figures["totals"][name]) for name in columns[2:]])
+    totals = figures["totals"]
+    rows.append(["total", ""] + [str(totals.get(name, sum(row[name] for row in figures["buckets"])))
+                                 for name in columns[2:]])
     widths = [max(len(name), *(len(row[index]) for row in rows)) for index, name in enumerate(columns)]
     click.echo(f"{figures['race']} ({figures['sale_state']})")
     click.echo("  ".join(name.ljust(width) for name, width in zip(columns, widths)))
     for row in rows:
         click.echo("  ".join(value.rjust(width) if index > 1 else value.ljust(width)
                              for index, (value, width) in enumerate(zip(row, widths))))
+
+
+@race_cli.command("draw")
+@click.argument("race")
+def draw(race):
+    """Draw the ballot of RACE now (idempotent: a drawn race keeps its draw) and make the winners' offers."""
+    found = domain(races.get_race, race)
+    if found.sale_mode != "ballot":
+        raise click.ClickException(f"{found.slug} is not a ballot race")
+    drew = ballot.draw(found.id)
+    made = offers.offer_places(race_of(found.id))
+    click.echo(f"{found.slug}: {'drawn' if drew else 'already drawn'}, {made} offers made")
 
 
 @race_cli.command("export")

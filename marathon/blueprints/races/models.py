@@ -41,6 +41,16 @@ class Race(db.Model):
     shuffle_seed = db.Column(db.String(64))
     shuffle_commitment = db.Column(db.String(64))
     shuffled_at = db.Column(UTCDateTime())
+    # sale modes (marathon.admission.policies): first_come (a line) or ballot (entries, a draw, offers)
+    sale_mode = db.Column(db.String(12), nullable=False, default="first_come", server_default="first_come")
+    ballot_opens_at = db.Column(UTCDateTime())
+    ballot_closes_at = db.Column(UTCDateTime())
+    offer_hours = db.Column(db.Integer)
+    # the draw: SHA-256 commitment published with the race, seed revealed at the draw (marathon.admission.ballot)
+    ballot_seed = db.Column(db.String(64))
+    ballot_commitment = db.Column(db.String(64))
+    entries_digest = db.Column(db.String(64))
+    drawn_at = db.Column(UTCDateTime())
     created_at = db.Column(UTCDateTime(), nullable=False, default=utcnow)
 
     courses = db.relationship("Course", back_populates="race", order_by="Course.id", cascade="all, delete-orphan")
@@ -53,6 +63,11 @@ class Race(db.Model):
     @property
     def lobby_opens_at(self):
         return self.sale_opens_at - timedelta(minutes=self.lobby_minutes)
+
+    def ballot_open(self, now):
+        """Whether a ballot race takes entries at `now` (its window, and not drawn yet)."""
+        return (self.sale_mode == "ballot" and self.drawn_at is None and self.ballot_opens_at <= now
+                and now < self.ballot_closes_at)
 
     def clock_state(self, now):
         """The state the calendar alone gives at `now`."""
@@ -134,6 +149,9 @@ class PaceGroup(db.Model):
     admitted_total = db.Column(db.Integer, nullable=False, default=0)
     # the fencing token of the last admission committed for this bucket (marathon.admission.lease)
     fence = db.Column(db.BigInteger, nullable=False, default=0, server_default="0")
+    # when the bucket was first sold out for its line (never cleared): from then on a freed place goes to the
+    # bucket's waitlist while it has runners (marathon.admission.offers)
+    sold_out_at = db.Column(UTCDateTime())
 
     course = db.relationship("Course", back_populates="pace_groups")
 

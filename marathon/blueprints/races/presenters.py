@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from marathon.blueprints.lines import engine as line
@@ -14,7 +14,8 @@ from marathon.blueprints.races import catalogue
 from marathon.blueprints.races import services as races
 from marathon.blueprints.races.models import Course, free_places, line_of, PaceGroup, Race
 from marathon.blueprints.races.schemas import RaceSchema
-from marathon.blueprints.registrations.models import Registration
+from marathon.blueprints.lines.models import BallotEntry, WaitlistSeat
+from marathon.blueprints.registrations.models import Hold, Registration
 from marathon.core.clock import now
 from marathon.extensions import db
 
@@ -22,7 +23,9 @@ from marathon.extensions import db
 TTL = timedelta(seconds=1)
 SHUFFLE_SHOWN = ("lobby", "open", "paused", "closed")
 SEED_SHOWN = ("open", "paused", "closed")
-CSV_COLUMNS = ("bib", "corral", "name", "course", "pace_group", "status", "amount_paid")
+CSV_COLUMNS = ("bib", "corral", "name", "course", "pace_group", "status", "amount_paid", "source")
+# a bucket's figures of the sale modes: the ballot's and the waitlist's
+MODE_FIGURES = ("entries", "winners", "offers_open", "paid", "expired", "waitlist")
 
 
 @dataclass
@@ -75,9 +78,17 @@ def race_view(race, moment, figures=None):
             remaining = free_places(capacity, counts["held"], counts["confirmed"])
             groups.append({"code": bucket.code, "label": bucket.label, "min_pace_s": bucket.min_pace_s,
                            "max_pace_s": bucket.max_pace_s, "corral": bucket.corral, "capacity": capacity,
-                           "remaining": max(remaining, 0), "waiting": counts.get("waiting", 0)})
+                           "remaining": max(remaining, 0), "waiting": counts.get("waiting", 0),
+                           "sold_out": bucket.sold_out_at is not None and remaining <= 0})
         view["courses"].append({"code": course.code, "name": course.name, "distance_km": course.distance_km,
                                 "price": course.price, "currency": "KRW", "pace_groups": groups})
+    view["sale_mode"] = race.sale_mode
+    if race.sale_mode == "ballot":
+        view["commitment"] = race.ballot_commitment
+        view["ballot"] = {"opens_at": race.ballot_opens_at, "closes_at": race.ballot_closes_at,
+                          "offer_hours": race.offer_hours, "commitment": race.ballot_commitment}
+        if race.drawn_at is not None:
+            view["ballot"] |= {"seed": race.ballot_seed, "drawn_at": race.drawn_at}
     state = view["sale_state"]
     if state in SHUFFLE_SHOWN:
         view["shuffle"] = {"commitment": race.shuffle_commitment}
@@ -149,6 +160,7 @@ def stats(race):
     """Per bucket and in total: capacity, confirmed, held, remaining, waiting, admitted_total (from Redis)."""
     race = load_race(race.id)
     figures = line.bucket_figures(race)
+    modes = sale_mode_figures(race.id)
     rows = []
     for course in race.courses:
         for bucket in course.pace_groups:
@@ -158,10 +170,47 @@ def stats(race):
             for name in ("capacity", "confirmed", "held", "waiting", "admitted_total"):
                 row[name] = int(counts.get(name, 0))
             row["remaining"] = max(free_places(row["capacity"], row["held"], row["confirmed"]), 0)
+            row |= modes.get(bucket.id, dict.fromkeys(MODE_FIGURES, 0))
             rows.append(row)
     names = ("capacity", "confirmed", "held", "remaining", "waiting", "admitted_total")
     totals = {name: sum(row[name] for row in rows) for name in names}
     return {"race": race.slug, "sale_state": race.sale_state(now()), "buckets": rows, "totals": totals}
+
+
+def sale_mode_figures(race_id):
+    """Per bucket id: ballot entries, winners (ranks within capacity), offers open, paid, expired (offers of the
+    ballot and the waitlist) and runners waiting on the waitlist, from the database."""
+    moment = now()
+    figures = {}
+
+    def add(bucket_id, name, count):
+        figures.setdefault(bucket_id, dict.fromkeys(MODE_FIGURES, 0))[name] += count
+
+    for bucket_id, count in db.session.execute(
+            select(BallotEntry.bucket_id, func.count()).where(BallotEntry.race_id == race_id,
+                                                              BallotEntry.status != "withdrawn")
+            .group_by(BallotEntry.bucket_id)):
+        add(bucket_id, "entries", count)
+    for bucket_id, count in db.session.execute(
+            select(BallotEntry.bucket_id, func.count()).join(PaceGroup, PaceGroup.id == BallotEntry.bucket_id)
+            .where(BallotEntry.race_id == race_id, BallotEntry.rank <= PaceGroup.capacity)
+            .group_by(BallotEntry.bucket_id)):
+        add(bucket_id, "winners", count)
+    for bucket_id, status, expires_at in db.session.execute(
+            select(Hold.bucket_id, Hold.status, Hold.expires_at)
+            .where(Hold.race_id == race_id, Hold.source.in_(("ballot", "waitlist")))):
+        if status == "active" and expires_at > moment:
+            add(bucket_id, "offers_open", 1)
+        elif status in ("confirmed", "cancelled"):
+            add(bucket_id, "paid", 1)
+        else:
+            add(bucket_id, "expired", 1)
+    for bucket_id, count in db.session.execute(
+            select(WaitlistSeat.bucket_id, func.count()).where(WaitlistSeat.race_id == race_id,
+                                                               WaitlistSeat.status == "waiting")
+            .group_by(WaitlistSeat.bucket_id)):
+        add(bucket_id, "waitlist", count)
+    return figures
 
 
 def bucket_stats(bucket):
@@ -180,13 +229,14 @@ def registrations_csv(race):
     """Every registration of the race (cancelled ones too), by bib, as CSV text."""
     rows = db.session.execute(
         select(Registration.bib, PaceGroup.corral, Registration.runner_name, Course.code, PaceGroup.code,
-               Registration.status, Registration.amount_paid)
+               Registration.status, Registration.amount_paid, Hold.source)
         .join(PaceGroup, Registration.bucket_id == PaceGroup.id).join(Course, PaceGroup.course_id == Course.id)
+        .join(Hold, Hold.id == Registration.hold_id)
         .where(Registration.race_id == race.id).order_by(Registration.bib)
     ).all()
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
-    for bib, corral, name, course, group, status, amount in rows:
-        writer.writerow([bib, _cell(corral), _cell(name), course, _cell(group), status, amount])
+    for bib, corral, name, course, group, status, amount, source in rows:
+        writer.writerow([bib, _cell(corral), _cell(name), course, _cell(group), status, amount, source])
     return out.getvalue()

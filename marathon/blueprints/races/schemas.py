@@ -12,6 +12,9 @@ SLUG = re.compile(r"^(?![0-9]+$)[a-z0-9]+(?:-[a-z0-9]+)*$")
 BIB_BLOCK = 10000
 # a block leaves room for places sold again after cancellations (bibs are never reused): 150 % of the capacity
 BIB_HEADROOM_PERCENT = 150
+SALE_MODES = ("first_come", "ballot")
+# how long a ballot winner has to pay, unless the spec says
+DEFAULT_OFFER_HOURS = 48
 
 
 class Code(ma.fields.String):
@@ -81,6 +84,10 @@ class RaceSpecSchema(ma.Schema):
     pow_difficulty = ma.fields.Integer(strict=True, load_default=50000, validate=validate.Range(min=0, max=10_000_000))
     refund_until = ma.fields.AwareDateTime(required=True)
     transfer_until = ma.fields.AwareDateTime()
+    sale_mode = ma.fields.String(load_default="first_come", validate=validate.OneOf(SALE_MODES))
+    ballot_opens_at = ma.fields.AwareDateTime()
+    ballot_closes_at = ma.fields.AwareDateTime()
+    offer_hours = ma.fields.Integer(strict=True, validate=validate.Range(min=1, max=30 * 24))
     courses = ma.fields.List(ma.fields.Nested(CourseSpecSchema), required=True,
                              validate=validate.Length(min=1, max=len(COURSE_CODES)))
 
@@ -92,6 +99,25 @@ class RaceSpecSchema(ma.Schema):
         # the race day is read in the organiser's own offset, as written for the opening
         if data["date"] < opens.date():
             raise ma.ValidationError(f"the race cannot be run before its sale opens ({opens.date()})", "date")
+
+    @ma.validates_schema(skip_on_field_errors=True)
+    def _ballot(self, data, **_kwargs):
+        keys = ("ballot_opens_at", "ballot_closes_at", "offer_hours")
+        if data["sale_mode"] != "ballot":
+            errors = {key: ["only for sale_mode ballot"] for key in keys if key in data}
+            if errors:
+                raise ma.ValidationError(errors)
+            return
+        errors = {key: ["required when sale_mode is ballot"] for key in keys[:2] if key not in data}
+        if errors:
+            raise ma.ValidationError(errors)
+        opens, closes = data["ballot_opens_at"], data["ballot_closes_at"]
+        if closes <= opens:
+            raise ma.ValidationError(f"must be after ballot_opens_at ({opens.isoformat()})", "ballot_closes_at")
+        if closes >= data["sale_closes_at"]:
+            raise ma.ValidationError(
+                f"must be before sale_closes_at ({data['sale_closes_at'].isoformat()}): offers are paid in the sale",
+                "ballot_closes_at")
 
     @ma.validates_schema(skip_on_field_errors=True)
     def _courses(self, data, **_kwargs):
@@ -111,6 +137,8 @@ class RaceSpecSchema(ma.Schema):
     @ma.post_load
     def _defaults(self, data, **_kwargs):
         data.setdefault("transfer_until", data["refund_until"])
+        if data["sale_mode"] == "ballot":
+            data.setdefault("offer_hours", DEFAULT_OFFER_HOURS)
         data["courses"] = assign_bib_blocks(data["courses"])
         return data
 
@@ -170,6 +198,15 @@ class ShuffleSchema(ma.Schema):
     seed = ma.fields.String()
 
 
+class BallotSchema(ma.Schema):
+    opens_at = ma.fields.DateTime()
+    closes_at = ma.fields.DateTime()
+    offer_hours = ma.fields.Integer()
+    commitment = ma.fields.String(metadata={"description": "SHA-256 (hex) of the draw's seed"})
+    seed = ma.fields.String(metadata={"description": "once drawn"})
+    drawn_at = ma.fields.DateTime()
+
+
 class PaceGroupSchema(ma.Schema):
     code = ma.fields.String()
     label = ma.fields.String()
@@ -179,6 +216,8 @@ class PaceGroupSchema(ma.Schema):
     capacity = ma.fields.Integer()
     remaining = ma.fields.Integer()
     waiting = ma.fields.Integer()
+    waitlist = ma.fields.Integer()
+    sold_out = ma.fields.Boolean()
 
 
 class CourseSchema(ma.Schema):
@@ -208,6 +247,9 @@ class RaceSchema(RaceSummarySchema):
     transfer_until = ma.fields.DateTime()
     courses = ma.fields.List(ma.fields.Nested(CourseSchema))
     shuffle = ma.fields.Nested(ShuffleSchema, metadata={"description": "once the lobby opens; seed once the sale opens"})
+    sale_mode = ma.fields.String(metadata={"enum": list(SALE_MODES)})
+    commitment = ma.fields.String(metadata={"description": "ballot mode: SHA-256 (hex) of the draw's seed"})
+    ballot = ma.fields.Nested(BallotSchema, metadata={"description": "ballot mode only"})
 
 
 class TotalsSchema(ma.Schema):
@@ -220,6 +262,12 @@ class TotalsSchema(ma.Schema):
 
 
 class BucketFiguresSchema(TotalsSchema):
+    entries = ma.fields.Integer(metadata={"description": "ballot entries (not withdrawn)"})
+    winners = ma.fields.Integer(metadata={"description": "drawn within capacity"})
+    offers_open = ma.fields.Integer(metadata={"description": "ballot and waitlist offers not yet paid or run out"})
+    paid = ma.fields.Integer(metadata={"description": "ballot and waitlist offers paid"})
+    expired = ma.fields.Integer(metadata={"description": "ballot and waitlist offers run out or given back"})
+    waitlist = ma.fields.Integer(metadata={"description": "runners waiting on the waitlist"})
     line = ma.fields.String()
     course = ma.fields.String()
     pace_group = ma.fields.String()

@@ -64,8 +64,14 @@ def create_race(spec, actor):
         sale_closes_at=data["sale_closes_at"], lobby_minutes=data["lobby_minutes"],
         hold_seconds=data["hold_seconds"], pow_difficulty=data["pow_difficulty"], refund_until=data["refund_until"],
         transfer_until=data["transfer_until"], shuffle_seed=seed,
-        shuffle_commitment=hashlib.sha256(seed.encode()).hexdigest(),
+        shuffle_commitment=hashlib.sha256(seed.encode()).hexdigest(), sale_mode=data["sale_mode"],
     )
+    if data["sale_mode"] == "ballot":
+        # the draw's seed, committed to by its SHA-256 from now on, revealed at the draw
+        ballot_seed = secrets.token_hex(32)
+        race.ballot_opens_at, race.ballot_closes_at = data["ballot_opens_at"], data["ballot_closes_at"]
+        race.offer_hours, race.ballot_seed = data["offer_hours"], ballot_seed
+        race.ballot_commitment = hashlib.sha256(ballot_seed.encode()).hexdigest()
     db.session.add(race)
     try:
         db.session.flush()

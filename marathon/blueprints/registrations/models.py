@@ -25,6 +25,9 @@ class Hold(db.Model):
     created_at = db.Column(UTCDateTime(), nullable=False, default=utcnow)
     expires_at = db.Column(UTCDateTime(), nullable=False)
     closed_at = db.Column(UTCDateTime())
+    # how the place was won: line (admitted from the line), ballot (a draw's offer), waitlist (a freed place's offer);
+    # ballot and waitlist holds carry a negative arrival derived from their entry or seat (see admission/offers.py)
+    source = db.Column(db.String(10), nullable=False, default="line", server_default="line")
 
     __table_args__ = (
         UniqueConstraint("bucket_id", "arrival", name="uq_holds_bucket_arrival"),

@@ -111,7 +111,11 @@ function render(stats) {
       el("td", { dataset: { field: "rate" } }, rate(rates[b.line])),
       el("td", {}, el("span", { class: "fill", title: `${Math.round(confirmed + held)}%` },
         el("span", { class: "confirmed", style: `width:${confirmed}%` }),
-        el("span", { class: "held", style: `width:${held}%` }))));
+        el("span", { class: "held", style: `width:${held}%` }))),
+      // the ballot's and the waitlist's figures (zeros in a first-come race without a waitlist)
+      el("td", { dataset: { field: "modes" } }, t("mode_figures", {
+        entries: b.entries ?? 0, winners: b.winners ?? 0, offers: b.offers_open ?? 0, paid: b.paid ?? 0,
+        expired: b.expired ?? 0, waitlist: b.waitlist ?? 0 })));
   }));
   drawChart($("#chart"), samples);
 }

@@ -4,6 +4,7 @@ import { ApiError, createApi } from "./api.js";
 import { day, dateTime, finishRange, pace, won } from "./format.js";
 import { installToggle, onLanguage, t } from "./i18n.js";
 import { createJourney } from "./journey.js";
+import { solve } from "./pow.js";
 import { $, busy, clearAlert, el, formData, showAlert, showView } from "./ui.js";
 
 const api = createApi("marathon.runner", () => signedOut());
@@ -130,6 +131,7 @@ async function selectRace(slug) {
     button.setAttribute("aria-pressed", String(button.dataset.race === race.slug));
   });
   renderRace();
+  showModeResult().catch(() => {});
   clearInterval(refreshTimer);
   refreshTimer = setInterval(refreshRace, 5000);
   if (api.signedIn) await journey.resume(race);
@@ -186,6 +188,55 @@ function renderPaces() {
   const group = course && course.pace_groups.find((g) => g.code === choice.group);
   $("#join-bar").hidden = !group;
   if (group) $("#join-summary").textContent = t("chosen", { course: course.name, pace: group.label, price: won(course.price) });
+  // a ballot race takes entries instead of joins; a sold-out bucket takes its waitlist
+  const join = $("#join");
+  join.dataset.i18n = choice.race.sale_mode === "ballot" ? "enter_ballot" : "join_line";
+  join.textContent = t(join.dataset.i18n);
+  // the line still answers for itself (409 sold_out); the waitlist is offered beside it
+  $("#waitlist-join").hidden = !(group && group.sold_out);
+}
+
+/** The caller's ballot entry and waitlist seat in the race on show, if any: status and rank or position. */
+async function showModeResult() {
+  const race = choice.race;
+  const parts = [];
+  for (const [path, render] of [
+    ["ballot/me", (e) => t("ballot_status", { status: e.status }) + (e.rank ? t("ballot_rank", { rank: e.rank }) : "")],
+    ["waitlist/me", (w) => t("waitlist_status", { status: w.status })
+      + (w.position ? t("waitlist_position", { position: w.position }) : "")],
+  ]) {
+    try {
+      parts.push(render(await api.get(`/api/v1/races/${race.id}/${path}`)));
+    } catch (error) {
+      if (!(error instanceof ApiError && error.status === 404)) throw error;
+    }
+  }
+  $("#mode-result").textContent = parts.join(" / ");
+  $("#mode-result").hidden = !parts.length;
+}
+
+async function enterBallot(course, group) {
+  const body = { course: course.code, pace_group: group.code };
+  if (choice.race.pow_difficulty > 0) body.pow = await solve(await api.get(`/api/v1/races/${choice.race.id}/pow`));
+  try {
+    await api.post(`/api/v1/races/${choice.race.id}/ballot`, body);
+  } catch (error) {
+    if (error.reason !== "already_entered") throw error;
+  }
+  await showModeResult();
+}
+
+async function onWaitlist() {
+  clearAlert();
+  const course = choice.race.courses.find((c) => c.code === choice.course);
+  await busy($("#waitlist-join"), async () => {
+    try {
+      await api.post(`/api/v1/races/${choice.race.id}/waitlist`, { course: course.code, pace_group: choice.group });
+    } catch (error) {
+      if (error.reason !== "already_waitlisted") { showAlert(error); return; }
+    }
+    await showModeResult();
+  });
 }
 
 async function onJoin() {
@@ -198,6 +249,10 @@ async function onJoin() {
   }
   const course = choice.race.courses.find((c) => c.code === choice.course);
   const group = course.pace_groups.find((g) => g.code === choice.group);
+  if (choice.race.sale_mode === "ballot") {
+    await busy($("#join"), () => enterBallot(course, group).catch(showAlert));
+    return;
+  }
   await busy($("#join"), () => journey.join(choice.race, course, group));
 }
 
@@ -216,6 +271,7 @@ $("#sign-out").addEventListener("click", () => api.signOut());
 $("#sign-in").addEventListener("click", () => { clearAlert(); joinAfterSignIn = false; showSignIn(); });
 $("#auth-back").addEventListener("click", () => { clearAlert(); joinAfterSignIn = false; showRaces(); });
 $("#join").addEventListener("click", onJoin);
+$("#waitlist-join").addEventListener("click", onWaitlist);
 
 if (api.signedIn) {
   signedIn().catch((error) => { if (!(error instanceof ApiError && error.status === 401)) showAlert(error); });
