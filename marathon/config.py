@@ -78,7 +78,10 @@ class Config:
     SECRET_KEY = "dev-secret-key-not-for-production"
     JWT_SECRET_KEY = "dev-jwt-secret-key-not-for-production-use"
     SQLALCHEMY_DATABASE_URI = f"sqlite:///{INSTANCE_DIR / 'marathon.db'}"
-    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    # a gevent web worker serves hundreds of requests at once: 16 connections each (up to 32 in a burst) keep its
+    # payments from queueing for a connection (SQLAlchemy's default is 5 + 10); PostgreSQL's default 100 connections
+    # still fit two web and two worker processes
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "pool_size": 16, "max_overflow": 16}
     # a database that hangs instead of refusing: no statement (lock waits included) runs longer than this on
     # PostgreSQL, and nobody waits longer than this for a connection (to the server, or from the pool); the request
     # then answers 503 with Retry-After (marathon.core.errors) instead of hanging

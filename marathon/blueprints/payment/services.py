@@ -16,7 +16,6 @@ from marathon.blueprints.registrations import services as registrations
 from marathon.blueprints.registrations.services import HoldExpired
 from marathon.core.clock import now, to_ms
 from marathon.core.errors import DomainError, NotFound
-from marathon.core.group_commit import GroupCommit
 from marathon.core.faults import failpoint
 from marathon.core.ids import record_id
 from marathon.extensions import db, redis_store
@@ -156,15 +155,12 @@ def _quick_confirm(order_id, user_id, payment_key, amount, blood_type, emergency
         raise
     failpoint("after_charge")  # charged, nothing recorded yet: the crash the sweeper must finish
 
-    def register():
+    try:
         place = registrations.register_hold(hold_id, user_id, blood_type, emergency_contact)
         if place is not None:
             db.session.execute(update(orders).where(orders.c.id == order_pk).values(
                 status="paid", registration_id=place["id"], paid_at=now(), provider_answer=charge.answer))
-        return place
-
-    try:
-        place = _registering().run(register)  # committed together with the confirms of the same moment
+            db.session.commit()
     except Exception:
         db.session.rollback()
         place = None
@@ -177,14 +173,6 @@ def _quick_confirm(order_id, user_id, payment_key, amount, blood_type, emergency
     registrations.registered(place, user_id)
     return {"order_id": str(order_id), "status": "paid",
             "registration": {name: place[name] for name in REGISTRATION_FIELDS}}
-
-
-def _registering():
-    """This process's group commit of registrations (marathon.core.group_commit)."""
-    group = current_app.extensions.get("registration_group_commit")
-    if group is None:
-        group = current_app.extensions["registration_group_commit"] = GroupCommit()
-    return group
 
 
 def _final_answer(order, payment_key):
