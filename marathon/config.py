@@ -30,6 +30,11 @@ def engine_options(settings):
     statement_ms = settings.get("DATABASE_STATEMENT_TIMEOUT_MS")
     connect_args = dict(options.get("connect_args") or {})
     if uri.startswith("postgresql"):
+        # a gevent web worker serves hundreds of requests at once: 16 connections each (up to 32 in a burst) keep its
+        # payments from queueing for a connection (SQLAlchemy's default is 5 + 10, which timed payments out into
+        # 503s in the rush); PostgreSQL's default 100 connections still fit two web and two worker processes
+        options.setdefault("pool_size", 16)
+        options.setdefault("max_overflow", 16)
         if connect_s:
             connect_args.setdefault("connect_timeout", max(2, int(connect_s)))  # libpq reads under 2 as 2
             # a server gone from the network (sent data never acknowledged) ends the connection after this too
@@ -78,10 +83,7 @@ class Config:
     SECRET_KEY = "dev-secret-key-not-for-production"
     JWT_SECRET_KEY = "dev-jwt-secret-key-not-for-production-use"
     SQLALCHEMY_DATABASE_URI = f"sqlite:///{INSTANCE_DIR / 'marathon.db'}"
-    # a gevent web worker serves hundreds of requests at once: 16 connections each (up to 32 in a burst) keep its
-    # payments from queueing for a connection (SQLAlchemy's default is 5 + 10); PostgreSQL's default 100 connections
-    # still fit two web and two worker processes
-    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "pool_size": 16, "max_overflow": 16}
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
     # a database that hangs instead of refusing: no statement (lock waits included) runs longer than this on
     # PostgreSQL, and nobody waits longer than this for a connection (to the server, or from the pool); the request
     # then answers 503 with Retry-After (marathon.core.errors) instead of hanging
