@@ -56,7 +56,7 @@ def test_database_time_outs_reach_the_engine():
                 "DATABASE_CONNECT_TIMEOUT_S": 5,
                 "SQLALCHEMY_DATABASE_URI": "postgresql+psycopg://u@db/marathon"}
     assert engine_options(settings) == {
-        "pool_pre_ping": True, "pool_timeout": 5,
+        "pool_pre_ping": True, "pool_timeout": 5, "pool_size": 16, "max_overflow": 16,
         "connect_args": {"connect_timeout": 5, "tcp_user_timeout": 5000, "options": "-c statement_timeout=10000"}}
     assert engine_options(settings | {"SQLALCHEMY_DATABASE_URI": "sqlite:///x.db"}) == {"pool_pre_ping": True}
     env = {"DATABASE_STATEMENT_TIMEOUT_MS": "2500", "DATABASE_CONNECT_TIMEOUT_S": "3"}
